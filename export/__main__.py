@@ -1,0 +1,54 @@
+"""Command line: ``python -m export --model ID_OR_PATH --name NAME --repository DIR``."""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from export.errors import ExportError
+from export.parity import DEFAULT_TOLERANCE
+
+DEFAULT_MODEL = "distilbert-base-uncased-finetuned-sst-2-english"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m export",
+        description="Export a Hugging Face sequence classifier to ONNX and write a Triton model repository entry.",
+    )
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="hub id or local checkpoint folder (default: %(default)s)")
+    parser.add_argument("--name", default="sentiment", help="Triton model name (default: %(default)s)")
+    parser.add_argument("--repository", type=Path, default=Path("model_repository"), help="model repository folder")
+    parser.add_argument("--version", type=int, default=1, help="model version folder (default: %(default)s)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing version and its configs")
+    parser.add_argument(
+        "--tolerance", type=float, default=DEFAULT_TOLERANCE, help="largest allowed |logit difference| ONNX vs PyTorch"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    # Imported late so that --help answers without loading torch.
+    from export.pipeline import ExportRequest, run_export
+
+    try:
+        run_export(
+            ExportRequest(
+                model=args.model,
+                name=args.name,
+                repository=args.repository,
+                version=args.version,
+                force=args.force,
+                tolerance=args.tolerance,
+            )
+        )
+    except ExportError as error:
+        logging.getLogger("export").error("export failed: %s", error)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

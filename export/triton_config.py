@@ -1,0 +1,240 @@
+"""Render and check the Triton model configurations of an exported model.
+
+Three configs share one ``model.onnx``:
+  ``config.pbtxt``                    production: official Triton container, onnxruntime backend on GPU
+  ``configs/gpu-tensorrt-fp16.pbtxt`` the same with ONNX Runtime's TensorRT accelerator in FP16
+                                      (``--model-config-name=gpu-tensorrt-fp16``): faster, after a slow first load
+  ``configs/cpu.pbtxt``               this machine: Python backend running ONNX Runtime (``--model-config-name=cpu``)
+
+They are text with comments, because the comments are the point: each says why a number is what it
+is. Every rendered text is parsed back into Triton's ``ModelConfig`` protobuf, and existing
+(possibly hand-tuned) configs are parsed and checked against the exported model instead of being
+overwritten.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2
+
+from export.errors import ExportError
+from export.metadata import ServingMetadata
+
+LABELS_FILENAME = "labels.txt"
+
+
+@dataclass(frozen=True)
+class ConfigVariant:
+    """One config file and what distinguishes it."""
+
+    relative_path: str
+    purpose: str
+    backend: str
+    instance_group: str
+    max_queue_delay_microseconds: int
+    queue_delay_why: str
+    max_queue_size: int
+    warmup_batch_size: int
+    extra: str = ""
+
+
+GPU_INSTANCES = """instance_group [
+  {
+    # Two instances per GPU: while one batch runs, the next one's host-to-device copy is prepared.
+    count: 2
+    kind: KIND_GPU
+  }
+]"""
+
+CPU_INSTANCES = """instance_group [
+  {
+    # One instance using every core (see intra_op_num_threads): on a CPU, one large batch beats
+    # several small ones competing for the same cores.
+    count: 1
+    kind: KIND_CPU
+  }
+]"""
+
+CPU_PARAMETERS = """parameters: {
+  # ONNX Runtime threads in model.py; 0 = one per core. Set it to the container's CPU limit
+  # when Triton shares a node.
+  key: "intra_op_num_threads"
+  value: { string_value: "0" }
+}"""
+
+TENSORRT_FP16 = """optimization {
+  execution_accelerators {
+    gpu_execution_accelerator: [
+      {
+        # TensorRT builds an FP16 engine per input shape on first use (minutes), cached on disk
+        # so restarts are fast; FP16 keeps DistilBERT's labels and roughly halves latency.
+        name: "tensorrt"
+        parameters { key: "precision_mode" value: "FP16" }
+        parameters { key: "max_workspace_size_bytes" value: "1073741824" }
+        parameters { key: "trt_engine_cache_enable" value: "1" }
+        parameters { key: "trt_engine_cache_path" value: "/tmp/triton-trt-cache" }
+      }
+    ]
+  }
+}"""
+
+GPU = ConfigVariant(
+    relative_path="config.pbtxt",
+    purpose="Production: the official Triton container on a GPU node, ONNX Runtime backend (CUDA).",
+    backend="onnxruntime",
+    instance_group=GPU_INSTANCES,
+    max_queue_delay_microseconds=500,
+    queue_delay_why="a GPU batch of DistilBERT takes a few ms, so waiting 0.5 ms fills batches under load "
+    "and costs an idle request almost nothing",
+    max_queue_size=1024,
+    warmup_batch_size=64,
+)
+GPU_TENSORRT_FP16 = ConfigVariant(
+    relative_path="configs/gpu-tensorrt-fp16.pbtxt",
+    purpose="Option: as config.pbtxt, with the TensorRT FP16 execution accelerator.",
+    backend="onnxruntime",
+    instance_group=GPU_INSTANCES,
+    max_queue_delay_microseconds=500,
+    queue_delay_why=GPU.queue_delay_why,
+    max_queue_size=1024,
+    warmup_batch_size=64,
+    extra=TENSORRT_FP16,
+)
+CPU = ConfigVariant(
+    relative_path="configs/cpu.pbtxt",
+    purpose="Local CPU server: the Python backend runs the same model.onnx with ONNX Runtime (model.py).",
+    backend="python",
+    instance_group=CPU_INSTANCES,
+    max_queue_delay_microseconds=2000,
+    queue_delay_why="one CPU batch takes 10-100 ms, so a 2 ms wait to merge concurrent requests is cheap "
+    "and raises throughput",
+    max_queue_size=256,
+    warmup_batch_size=1,
+    extra=CPU_PARAMETERS,
+)
+VARIANTS = (GPU, GPU_TENSORRT_FP16, CPU)
+
+
+def _tensor(name: str, data_type: str, dims: str, why: str, extra: str = "") -> str:
+    return f"""  {{
+    # {why}
+    name: "{name}"
+    data_type: {data_type}
+    dims: [ {dims} ]{extra}
+  }}"""
+
+
+def _warmup(metadata: ServingMetadata, batch_size: int) -> str:
+    inputs = "\n".join(
+        f'    inputs {{ key: "{name}" value: {{ data_type: TYPE_{metadata.input_dtype} dims: [ 128 ] zero_data: true }} }}'
+        for name in metadata.input_names
+    )
+    return f"""# Warm-up runs one batch at the 128-token bucket before the model reports ready, so the first
+# user request does not pay for memory arenas and kernel selection.
+model_warmup [
+  {{
+    name: "bucket128_batch{batch_size}"
+    batch_size: {batch_size}
+{inputs}
+  }}
+]"""
+
+
+def render(metadata: ServingMetadata, variant: ConfigVariant) -> str:
+    """The config text of ``variant`` for this model."""
+    inputs = ",\n".join(
+        _tensor(
+            name,
+            f"TYPE_{metadata.input_dtype}",
+            "-1",
+            "-1: the gateway pads to a few length buckets; each bucket is one shape the batcher can merge.",
+        )
+        for name in metadata.input_names
+    )
+    output = _tensor(
+        metadata.output_name,
+        "TYPE_FP32",
+        str(len(metadata.labels)),
+        "One logit per label; labels.txt names them (the checkpoint's id2label).",
+        f'\n    label_filename: "{LABELS_FILENAME}"',
+    )
+    sections = [
+        f"# {variant.purpose}\n# Written by `python -m export`; edit freely, the export checks it against the model.",
+        f'name: "{metadata.model_name}"\nbackend: "{variant.backend}"',
+        f"# {metadata.max_batch_size}: a full batch of DistilBERT at the longest bucket fits the memory of any\n"
+        "# serving GPU; the gateway splits larger requests so one client cannot hog a batch.\n"
+        f"max_batch_size: {metadata.max_batch_size}",
+        f"input [\n{inputs}\n]",
+        f"output [\n{output}\n]",
+        variant.instance_group,
+        f"""dynamic_batching {{
+  # {variant.max_queue_delay_microseconds} us: {variant.queue_delay_why}.
+  max_queue_delay_microseconds: {variant.max_queue_delay_microseconds}
+  default_queue_policy {{
+    # Reject rather than queue without bound: past the gateway's deadline an answer is useless.
+    # Clients may set a shorter per-request timeout (the gateway passes its remaining deadline).
+    timeout_action: REJECT
+    default_timeout_microseconds: 5000000
+    allow_timeout_override: true
+    # A full queue answers at once ("exceeds maximum queue size"; the gateway maps it to 429)
+    # instead of letting latency grow: {variant.max_queue_size} requests is about a second of work.
+    max_queue_size: {variant.max_queue_size}
+  }}
+}}""",
+        _warmup(metadata, variant.warmup_batch_size),
+    ]
+    if variant.extra:
+        sections.append(variant.extra)
+    text = "\n\n".join(sections) + "\n"
+    parse(text, variant.relative_path)
+    return text
+
+
+def parse(text: str, origin: str) -> model_config_pb2.ModelConfig:
+    """Parse config text into Triton's protobuf, the same schema Triton itself loads."""
+    try:
+        return text_format.Parse(text, model_config_pb2.ModelConfig())
+    except text_format.ParseError as error:
+        raise ExportError(f"{origin} is not a valid Triton model config: {error}") from error
+
+
+def check(config: model_config_pb2.ModelConfig, metadata: ServingMetadata, origin: str) -> None:
+    """Raise ``ExportError`` naming every way ``config`` disagrees with the exported model."""
+    dtype = model_config_pb2.DataType.Value(f"TYPE_{metadata.input_dtype}")
+    problems = []
+    if config.name and config.name != metadata.model_name:
+        problems.append(f'name is "{config.name}", the folder is "{metadata.model_name}"')
+    if config.max_batch_size < 1:
+        problems.append("max_batch_size must be at least 1 (the gateway sends batches)")
+    if [tensor.name for tensor in config.input] != metadata.input_names:
+        problems.append(f"inputs are {[t.name for t in config.input]}, the model has {metadata.input_names}")
+    for tensor in config.input:
+        if tensor.data_type != dtype or list(tensor.dims) != [-1]:
+            problems.append(f"input {tensor.name} must be TYPE_{metadata.input_dtype} with dims [-1]")
+    expected_output = (metadata.output_name, model_config_pb2.TYPE_FP32, [len(metadata.labels)])
+    outputs = [(tensor.name, tensor.data_type, list(tensor.dims)) for tensor in config.output]
+    if outputs != [expected_output]:
+        problems.append(f"output must be {metadata.output_name} TYPE_FP32 dims [{len(metadata.labels)}]")
+    if not config.HasField("dynamic_batching"):
+        problems.append("dynamic_batching is missing: concurrent requests would run one by one")
+    if problems:
+        raise ExportError(f"{origin} does not match the exported model: " + "; ".join(problems))
+
+
+def write_or_check(model_dir: Path, metadata: ServingMetadata, overwrite: bool) -> list[str]:
+    """Write each missing config (all of them with ``overwrite``); check the ones that exist.
+
+    Returns one line per config saying what happened, for the export's summary.
+    """
+    outcome = []
+    for variant in VARIANTS:
+        path = model_dir / variant.relative_path
+        if path.exists() and not overwrite:
+            check(parse(path.read_text(encoding="utf-8"), str(path)), metadata, str(path))
+            outcome.append(f"{path}: kept (matches the model)")
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(metadata, variant), encoding="utf-8")
+        outcome.append(f"{path}: written")
+    return outcome

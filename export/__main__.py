@@ -16,7 +16,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m export",
         description="Export a Hugging Face sequence classifier to ONNX and write a Triton model repository entry.",
     )
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="hub id or local checkpoint folder (default: %(default)s)")
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help="hub id or local checkpoint folder (default: %(default)s)"
+    )
     parser.add_argument("--name", default="sentiment", help="Triton model name (default: %(default)s)")
     parser.add_argument("--repository", type=Path, default=Path("model_repository"), help="model repository folder")
     parser.add_argument("--version", type=int, default=1, help="model version folder (default: %(default)s)")

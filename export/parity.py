@@ -29,9 +29,7 @@ class ParityReport:
     labels_agree: bool
 
 
-def compare_with_pytorch(
-    checkpoint: Checkpoint, onnx_path: Path, tolerance: float = DEFAULT_TOLERANCE
-) -> ParityReport:
+def compare_with_pytorch(checkpoint: Checkpoint, onnx_path: Path, tolerance: float = DEFAULT_TOLERANCE) -> ParityReport:
     """Run both on one padded batch; raise ``ExportError`` if logits differ by more than ``tolerance``."""
     encoded = checkpoint.tokenizer(
         PARITY_SENTENCES, padding=True, truncation=True, max_length=checkpoint.max_length, return_tensors="np"

@@ -41,12 +41,16 @@ def run_export(request: ExportRequest) -> ParityReport:
     with tempfile.TemporaryDirectory(prefix="onnx-export-") as workdir:
         with step("[2/4] export to ONNX (optimum, dynamic batch and sequence axes)"):
             onnx_path = export_onnx(checkpoint, Path(workdir))
-            input_names = [graph_input.name for graph_input in onnx.load(str(onnx_path), load_external_data=False).graph.input]
+            input_names = [
+                graph_input.name for graph_input in onnx.load(str(onnx_path), load_external_data=False).graph.input
+            ]
         with step(f"[3/4] check ONNX Runtime against PyTorch (tolerance {request.tolerance:g})"):
             report = compare_with_pytorch(checkpoint, onnx_path, request.tolerance)
         logger.info("      max |logit difference| %.2e, labels agree: %s", report.max_abs_diff, report.labels_agree)
         with step(f"[4/4] write {version_dir}"):
             metadata = build_metadata(checkpoint, request.name, input_names)
-            for line in write_version(checkpoint, onnx_path, metadata, request.repository, request.version, request.force):
+            for line in write_version(
+                checkpoint, onnx_path, metadata, request.repository, request.version, request.force
+            ):
                 logger.info("      %s", line)
     return report

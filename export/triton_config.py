@@ -127,7 +127,8 @@ def _tensor(name: str, data_type: str, dims: str, why: str, extra: str = "") -> 
 
 def _warmup(metadata: ServingMetadata, batch_size: int) -> str:
     inputs = "\n".join(
-        f'    inputs {{ key: "{name}" value: {{ data_type: TYPE_{metadata.input_dtype} dims: [ 128 ] zero_data: true }} }}'
+        f'    inputs {{ key: "{name}" value: {{ data_type: TYPE_{metadata.input_dtype} '
+        "dims: [ 128 ] zero_data: true } }"
         for name in metadata.input_names
     )
     return f"""# Warm-up runs one batch at the 128-token bucket before the model reports ready, so the first
@@ -162,8 +163,8 @@ def render(metadata: ServingMetadata, variant: ConfigVariant) -> str:
     sections = [
         f"# {variant.purpose}\n# Written by `python -m export`; edit freely, the export checks it against the model.",
         f'name: "{metadata.model_name}"\nbackend: "{variant.backend}"',
-        f"# {metadata.max_batch_size}: a full batch of DistilBERT at the longest bucket fits the memory of any\n"
-        "# serving GPU; the gateway splits larger requests so one client cannot hog a batch.\n"
+        f"# {metadata.max_batch_size}: a full batch of DistilBERT at the longest bucket fits easily in the memory of\n"
+        "# a serving GPU or CPU node; the gateway splits larger requests so one client cannot hog a batch.\n"
         f"max_batch_size: {metadata.max_batch_size}",
         f"input [\n{inputs}\n]",
         f"output [\n{output}\n]",

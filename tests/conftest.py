@@ -1,0 +1,69 @@
+"""Session fixtures: a model repository exported for real, and a real tritonserver serving it.
+
+Two models are exported once per session: a tiny random DistilBERT under the committed configs'
+name (fast; proves the plumbing and that the committed configs fit an export) and the real
+SST-2 stand-in (proves labels come out right).
+"""
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from localtriton.server import TritonServer
+from support import (
+    COMMITTED_REPOSITORY,
+    DEFAULT_MODEL_FILES,
+    REAL_MODEL_NAME,
+    STAND_IN_MODEL,
+    TINY_MODEL_NAME,
+    start_triton,
+)
+
+from export.pipeline import ExportRequest, run_export
+from export.random_checkpoint import build_random_checkpoint
+
+
+@dataclass(frozen=True)
+class RunningTriton:
+    """Where the test Triton listens and what it serves."""
+
+    server: TritonServer
+    repository: Path
+
+    @property
+    def http_url(self) -> str:
+        return f"127.0.0.1:{self.server.options.http_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.options.metrics_port}/metrics"
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_random_checkpoint(tmp_path_factory.mktemp("tiny-checkpoint"), DEFAULT_MODEL_FILES)
+
+
+@pytest.fixture(scope="session")
+def model_repository(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> Path:
+    repository = tmp_path_factory.mktemp("model_repository")
+    # Start from the committed configs: the export must accept them as they are.
+    shutil.copytree(
+        COMMITTED_REPOSITORY / TINY_MODEL_NAME,
+        repository / TINY_MODEL_NAME,
+        ignore=shutil.ignore_patterns("[0-9]*", "labels.txt"),  # a local `make export` may have left these
+    )
+    run_export(ExportRequest(model=str(tiny_checkpoint), name=TINY_MODEL_NAME, repository=repository))
+    run_export(ExportRequest(model=str(STAND_IN_MODEL), name=REAL_MODEL_NAME, repository=repository))
+    return repository
+
+
+@pytest.fixture(scope="session")
+def triton(model_repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTriton]:
+    server = start_triton(model_repository, tmp_path_factory.mktemp("triton"))
+    try:
+        yield RunningTriton(server=server, repository=model_repository)
+    finally:
+        server.stop()

@@ -15,6 +15,7 @@ Fields:
   output_name     the logits tensor
   labels          label of each logit, in id order (from the checkpoint's ``id2label``)
   tokenizer_dir   folder with the fast tokenizer's files, relative to this file
+  pad_token_id    the id the gateway pads with, up to its length bucket
   max_batch_size  Triton's ``max_batch_size``; the gateway splits larger requests
 """
 
@@ -38,6 +39,7 @@ class ServingMetadata:
     input_dtype: str = "INT64"
     output_name: str = "logits"
     tokenizer_dir: str = "tokenizer"
+    pad_token_id: int = 0
     max_batch_size: int = 64
     schema_version: int = SCHEMA_VERSION
 

@@ -19,6 +19,7 @@ def build_metadata(checkpoint: Checkpoint, name: str, input_names: list[str]) ->
         max_length=checkpoint.max_length,
         labels=checkpoint.labels,
         input_names=input_names,
+        pad_token_id=int(checkpoint.tokenizer.pad_token_id or 0),
     )
 
 

@@ -1,0 +1,44 @@
+"""``python -m gateway``: run the gateway with uvicorn, configured from ``GATEWAY_*`` variables."""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import uvicorn
+
+from gateway.logs import log_config
+from gateway.settings import Settings
+
+
+def prepare_multiprocess_metrics(workers: int) -> None:
+    """Give the workers a fresh shared folder for their metric samples (see ``gateway.metrics``).
+
+    Must happen before any worker imports prometheus_client; stale files from an earlier run would
+    otherwise be summed into the new counters.
+    """
+    if workers == 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="gateway-metrics-"))
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
+def main() -> None:
+    settings = Settings()
+    prepare_multiprocess_metrics(settings.workers)
+    uvicorn.run(
+        "gateway.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=log_config(settings.log_level),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""The FastAPI application: resources made once per worker in the lifespan, routes, middleware, handlers."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+from fastapi import FastAPI
+from tritonclient.utils import InferenceServerException
+
+from export.metadata import METADATA_FILENAME, ServingMetadata
+from gateway import __version__, error_handlers
+from gateway.errors import ModelMismatch
+from gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from gateway.routes import router
+from gateway.service import SentimentService
+from gateway.settings import Settings
+from gateway.tokenization import TextEncoder
+from gateway.triton import TritonModel
+
+logger = logging.getLogger("gateway")
+
+
+def resolve_version(settings: Settings) -> tuple[Path, str]:
+    """The version folder to serve: the configured one, or the highest the export wrote."""
+    model_dir = settings.model_repository / settings.model_name
+    if settings.model_version is not None:
+        candidates = [model_dir / str(settings.model_version)]
+    else:
+        candidates = sorted(
+            (path for path in model_dir.glob("[0-9]*") if path.name.isdigit()), key=lambda path: int(path.name)
+        )
+    candidates = [path for path in candidates if (path / METADATA_FILENAME).exists()]
+    if not candidates:
+        raise ModelMismatch(
+            f"no {METADATA_FILENAME} for model {settings.model_name!r} under {model_dir} "
+            "(GATEWAY_MODEL_REPOSITORY / GATEWAY_MODEL_VERSION); run `make export` first"
+        )
+    return candidates[-1], candidates[-1].name
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    version_dir, version = resolve_version(settings)
+    metadata = ServingMetadata.read(version_dir)
+    encoder = TextEncoder(version_dir / metadata.tokenizer_dir / "tokenizer.json", metadata.max_length)
+    triton = TritonModel(settings, metadata, version)
+    try:
+        await triton.verify()
+    except ModelMismatch:
+        await triton.close()
+        raise
+    except (aiohttp.ClientError, OSError, InferenceServerException) as error:
+        # Not fatal: Triton may simply start later. /readyz answers 503 and checks again until it is there.
+        logger.warning("Triton at %s not reachable yet (%s); will verify when it is", settings.triton_url, error)
+    app.state.service = SentimentService.create(metadata, version, encoder, triton, settings.length_buckets)
+    logger.info("serving %s version %s from %s via %s", metadata.model_name, version, version_dir, settings.triton_url)
+    try:
+        yield
+    finally:
+        await triton.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Sentiment gateway",
+        version=__version__,
+        description="Sentiment analysis with DistilBERT on NVIDIA Triton. Every error has the same JSON body.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(router)
+    error_handlers.install(app)
+    # Outermost first: the request id must exist before the body-size check can answer.
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

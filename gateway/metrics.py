@@ -1,0 +1,47 @@
+"""Prometheus metrics of the gateway, safe with several uvicorn workers.
+
+With more than one worker, ``python -m gateway`` sets ``PROMETHEUS_MULTIPROC_DIR`` before the
+workers start; each worker then writes its samples there and ``/metrics`` merges all of them, so a
+scrape sees the whole gateway, not whichever worker answered.
+"""
+
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
+
+REQUEST_LATENCY = Histogram(
+    "gateway_request_duration_seconds",
+    "HTTP request latency by route and status; its _count is the request rate.",
+    ["route", "method", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+TEXTS_PER_REQUEST = Histogram(
+    "gateway_texts_per_request", "Texts in one request.", ["route"], buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256)
+)
+TOKENS_PER_TEXT = Histogram(
+    "gateway_tokens_per_text", "Tokens per text after truncation.", buckets=(8, 16, 32, 64, 128, 256, 512)
+)
+TRUNCATED_TEXTS = Counter("gateway_truncated_texts_total", "Texts cut to the model's maximum length.")
+TRITON_LATENCY = Histogram(
+    "gateway_triton_request_duration_seconds",
+    "One inference call to Triton (queue + compute + transfer) by length bucket and outcome.",
+    ["bucket", "outcome"],
+    buckets=LATENCY_BUCKETS,
+)
+PREDICTIONS = Counter("gateway_predictions_total", "Predictions by label.", ["label"])
+WINNING_SCORE = Histogram(
+    "gateway_prediction_score",
+    "Probability of the winning label: a shift to low scores means the traffic changed.",
+    buckets=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999, 1.0),
+)
+
+
+def render_latest() -> tuple[bytes, str]:
+    """The exposition text: every worker's samples in multiprocess mode, this process's otherwise."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,116 @@
+"""Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task and a copy per request)."""
+
+import logging
+import time
+import uuid
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway import metrics
+from gateway.errors import PayloadTooLarge
+from gateway.logs import REQUEST_ID
+
+logger = logging.getLogger("gateway.access")
+
+REQUEST_ID_HEADER = b"x-request-id"
+MAX_REQUEST_ID_LENGTH = 128
+
+
+def _client_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == REQUEST_ID_HEADER:
+            text = value.decode("latin-1").strip()
+            if 0 < len(text) <= MAX_REQUEST_ID_LENGTH and text.isprintable():
+                return text
+    return None
+
+
+class RequestContextMiddleware:
+    """Request id (accepted from ``X-Request-ID`` or made up, always returned), access log, request metrics."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _client_request_id(scope) or uuid.uuid4().hex
+        token = REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        status = 500  # if the app dies before answering, that is what the client gets
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"].append((REQUEST_ID_HEADER, request_id.encode("latin-1")))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            # The route template, never the raw path: unknown paths must not explode label cardinality.
+            route_label = getattr(route, "path", "unmatched")
+            metrics.REQUEST_LATENCY.labels(route=route_label, method=scope["method"], status=str(status)).observe(
+                elapsed
+            )
+            logger.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+            REQUEST_ID.reset(token)
+
+
+class BodySizeLimitMiddleware:
+    """413 for bodies over the limit, decided from Content-Length before reading, or while streaming."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(
+            f"request body is larger than {self.max_body_bytes} bytes (GATEWAY_MAX_BODY_BYTES)", field="body"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            error = self._too_large()
+            body = error.body().model_dump_json().encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": error.status_code,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    # FastAPI re-raises HTTPException from body reading as it is; our handler formats it.
+                    raise HTTPException(413, detail=self._too_large().message)
+            return message
+
+        await self.app(scope, counting_receive, send)

@@ -1,0 +1,105 @@
+"""HTTP routes: each takes the service from a dependency, calls it, returns a typed body."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from gateway import __version__, metrics
+from gateway.errors import ERROR_RESPONSES
+from gateway.limits import check_text_limits
+from gateway.schemas import (
+    BatchSentimentRequest,
+    BatchSentimentResponse,
+    Health,
+    Readiness,
+    SentimentRequest,
+    SentimentResult,
+    ServiceInfo,
+)
+from gateway.service import SentimentService
+from gateway.settings import Settings
+
+router = APIRouter()
+
+
+def get_service(request: Request) -> SentimentService:
+    return request.app.state.service
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+Service = Annotated[SentimentService, Depends(get_service)]
+CurrentSettings = Annotated[Settings, Depends(get_settings)]
+
+
+@router.post("/v1/sentiment", response_model=SentimentResult, responses=ERROR_RESPONSES, tags=["sentiment"])
+async def classify_one(body: SentimentRequest, service: Service, settings: CurrentSettings) -> SentimentResult:
+    """Classify one text."""
+    check_text_limits([body.text], settings, field="text")
+    return (await service.classify([body.text], route="/v1/sentiment"))[0]
+
+
+@router.post(
+    "/v1/sentiment/batch", response_model=BatchSentimentResponse, responses=ERROR_RESPONSES, tags=["sentiment"]
+)
+async def classify_batch(
+    body: BatchSentimentRequest, service: Service, settings: CurrentSettings
+) -> BatchSentimentResponse:
+    """Classify several texts; results come back in input order. Batches over Triton's limit are split."""
+    check_text_limits(body.texts, settings, field="texts")
+    return BatchSentimentResponse(results=await service.classify(body.texts, route="/v1/sentiment/batch"))
+
+
+@router.get("/", response_model=ServiceInfo, tags=["service"])
+async def service_info(service: Service) -> ServiceInfo:
+    """What this gateway serves and where."""
+    return ServiceInfo(
+        name="sentiment-gateway",
+        version=__version__,
+        model=service.metadata.model_name,
+        model_version=service.version,
+        labels=service.metadata.labels,
+        max_length=service.metadata.max_length,
+        endpoints={
+            "classify": "POST /v1/sentiment",
+            "classify_batch": "POST /v1/sentiment/batch",
+            "health": "GET /healthz",
+            "readiness": "GET /readyz",
+            "metrics": "GET /metrics",
+            "docs": "GET /docs",
+        },
+    )
+
+
+@router.get("/healthz", response_model=Health, tags=["service"])
+async def healthz() -> Health:
+    """The process is alive (says nothing about Triton: a liveness probe must not restart us for its faults)."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Triton unreachable or the model not ready."}},
+    tags=["service"],
+)
+async def readyz(service: Service, settings: CurrentSettings) -> Response:
+    """200 only while Triton says the model is ready, so a load balancer sends traffic only then."""
+    ready, reason = await service.triton.ready()
+    if ready:
+        return JSONResponse(Readiness(status="ready").model_dump())
+    return JSONResponse(
+        Readiness(status="not_ready", reason=reason).model_dump(),
+        status_code=503,
+        headers={"Retry-After": str(settings.retry_after_s)},
+    )
+
+
+@router.get("/metrics", tags=["service"], response_class=Response)
+async def prometheus_metrics() -> Response:
+    """Prometheus exposition of every worker's metrics."""
+    body, content_type = metrics.render_latest()
+    return Response(body, media_type=content_type)

@@ -1,0 +1,61 @@
+"""Every gateway option, read once from ``GATEWAY_*`` environment variables."""
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Typed configuration; each field's description is the trade-off it controls."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", frozen=True)
+
+    triton_url: str = Field("127.0.0.1:8000", description="Triton HTTP endpoint, host:port.")
+    model_name: str = Field("sentiment", description="Triton model to serve.")
+    model_repository: Path = Field(
+        Path("model_repository"),
+        description="Folder with <model_name>/<version>/serving_metadata.json and tokenizer/ written by the export.",
+    )
+    model_version: int | None = Field(
+        None,
+        description="Version to serve; default the highest in the repository. Pinned so tokenizer and model agree.",
+    )
+
+    host: str = Field("127.0.0.1", description="Listen address; 0.0.0.0 in a container.")
+    port: int = Field(8080, ge=1, le=65535)
+    workers: int = Field(2, ge=1, description="uvicorn worker processes; about one per core the gateway may use.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    max_texts_per_request: int = Field(
+        256, ge=1, description="Texts per batch call; a low limit refuses clients rather than have one hog the GPU."
+    )
+    max_text_chars: int = Field(
+        20_000, ge=1, description="Characters per text, checked before tokenizing so huge strings cost nothing."
+    )
+    max_body_bytes: int = Field(
+        2_000_000, ge=1024, description="Request body size; larger bodies get 413 before they are read in full."
+    )
+    length_buckets: tuple[int, ...] = Field(
+        (16, 32, 64, 128, 256, 512),
+        description="Token lengths inputs are padded to. Few buckets merge more requests in Triton's batcher; "
+        "many buckets waste less compute on padding.",
+    )
+    triton_timeout_s: float = Field(
+        10.0, gt=0, description="Deadline for one Triton call, passed to Triton's queue policy too; then 504."
+    )
+    triton_connections: int = Field(64, ge=1, description="Pooled HTTP connections to Triton per worker.")
+    readiness_timeout_s: float = Field(1.0, gt=0, description="How long /readyz waits for Triton before saying 503.")
+    retry_after_s: int = Field(1, ge=0, description="Retry-After sent with 503 answers.")
+
+    @model_validator(mode="after")
+    def _buckets_ascending(self) -> "Settings":
+        if list(self.length_buckets) != sorted(set(self.length_buckets)) or self.length_buckets[0] < 2:
+            raise ValueError("length_buckets must be distinct, ascending and at least 2 (room for [CLS] and [SEP])")
+        return self
+
+    @cached_property
+    def triton_timeout_us(self) -> int:
+        return int(self.triton_timeout_s * 1_000_000)

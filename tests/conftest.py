@@ -7,38 +7,21 @@ SST-2 stand-in (proves labels come out right).
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from localtriton.server import TritonServer
 from support import (
     COMMITTED_REPOSITORY,
     DEFAULT_MODEL_FILES,
     REAL_MODEL_NAME,
     STAND_IN_MODEL,
     TINY_MODEL_NAME,
+    RunningTriton,
     start_triton,
 )
 
 from export.pipeline import ExportRequest, run_export
 from export.random_checkpoint import build_random_checkpoint
-
-
-@dataclass(frozen=True)
-class RunningTriton:
-    """Where the test Triton listens and what it serves."""
-
-    server: TritonServer
-    repository: Path
-
-    @property
-    def http_url(self) -> str:
-        return f"127.0.0.1:{self.server.options.http_port}"
-
-    @property
-    def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.options.metrics_port}/metrics"
 
 
 @pytest.fixture(scope="session")

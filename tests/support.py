@@ -1,7 +1,14 @@
-"""Small helpers shared by the test suites: free ports and the paths of shared assets."""
+"""Helpers shared by the test suites: shared asset paths, free ports, real Triton and gateway processes."""
 
 import os
+import signal
 import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from localtriton.server import TritonOptions, TritonServer
@@ -11,6 +18,11 @@ SHARED_DIR = Path(os.environ.get("SHARED_DIR", REPO_ROOT.parent / "shared"))
 DEFAULT_MODEL_FILES = SHARED_DIR / "models" / "distilbert-base-uncased-finetuned-sst-2-english"
 STAND_IN_MODEL = SHARED_DIR / "models" / "sentiment-distilbert-sst2-minilm"
 COMMITTED_REPOSITORY = REPO_ROOT / "model_repository"
+
+# Small gateway limits so the limit tests stay cheap.
+MAX_TEXTS = 200
+MAX_TEXT_CHARS = 5000
+MAX_BODY_BYTES = 100_000
 
 TINY_MODEL_NAME = "sentiment"  # the committed configs' name, so they are checked against a real export
 REAL_MODEL_NAME = "sentiment-sst2"
@@ -34,3 +46,81 @@ def start_triton(repository: Path, work_dir: Path) -> TritonServer:
         exit_timeout_s=1,
     )
     return TritonServer(options).start(ready_timeout_s=120)
+
+
+@dataclass
+class GatewayProcess:
+    """A real ``python -m gateway`` process on a free port."""
+
+    process: subprocess.Popen
+    port: int
+    log_file: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+    def stop(self, timeout_s: float = 20) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def _answers(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def start_gateway(
+    settings: dict[str, str], log_file: Path, wait_for: str = "/readyz", timeout_s: float = 60
+) -> GatewayProcess:
+    """Start the gateway with ``GATEWAY_*`` settings; return once ``wait_for`` answers 200.
+
+    ``wait_for="/healthz"`` only waits for the process, for tests where Triton is meant to be away.
+    """
+    port = free_port()
+    env = {**os.environ, "GATEWAY_PORT": str(port), "GATEWAY_LOG_LEVEL": "info", **settings}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT
+        )
+    gateway = GatewayProcess(process=process, port=port, log_file=log_file)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gateway exited with {process.returncode}:\n{gateway.log()[-3000:]}")
+        if _answers(gateway.url + wait_for) == 200:
+            return gateway
+        time.sleep(0.2)
+    gateway.stop()
+    raise RuntimeError(f"gateway not answering 200 on {wait_for} after {timeout_s} s:\n{gateway.log()[-3000:]}")
+
+
+@dataclass(frozen=True)
+class RunningTriton:
+    """Where the test Triton listens and what it serves."""
+
+    server: TritonServer
+    repository: Path
+
+    @property
+    def http_url(self) -> str:
+        return f"127.0.0.1:{self.server.options.http_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.options.metrics_port}/metrics"

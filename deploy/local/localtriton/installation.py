@@ -49,7 +49,11 @@ class TritonInstallation:
         ):
             if not source.exists():
                 raise FileNotFoundError(f"{source} is missing from the nvidia-pytriton wheel")
-            shutil.copy2(source, python_dir / source.name)
+            # Copy then rename: a stub of an earlier run may still be executing the old file
+            # ("text file busy"), but replacing its directory entry is always allowed.
+            staged = python_dir / f".{source.name}.tmp"
+            shutil.copy2(source, staged)
+            staged.replace(python_dir / source.name)
         return target
 
     def environment(self, base: dict[str, str]) -> dict[str, str]:

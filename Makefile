@@ -1,0 +1,132 @@
+# One entry point for every task. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RUN_DIR := run
+CHECKOV_VENV := .venv-checkov
+
+# What to export and serve. Without internet, pass a local checkpoint: make run MODEL=/path/to/checkpoint
+MODEL ?= distilbert-base-uncased-finetuned-sst-2-english
+NAME ?= sentiment
+REPOSITORY ?= model_repository
+TRITON_HTTP_PORT ?= 8000
+TRITON_GRPC_PORT ?= 8001
+TRITON_METRICS_PORT ?= 8002
+GATEWAY_PORT ?= 8080
+GATEWAY_WORKERS ?= 2
+
+MODEL_FILE := $(REPOSITORY)/$(NAME)/1/model.onnx
+GATEWAY_URL := http://127.0.0.1:$(GATEWAY_PORT)
+
+# make deploy: see docs/deploy-eks.md. DRY_RUN=1 renders, validates and prints every command, touching nothing.
+DRY_RUN ?=
+OVERLAY ?= staging
+MODEL_SOURCE ?=
+EXPOSURE ?=
+TRITON_AUTOSCALER ?=
+AWS_REGION ?=
+AWS_ACCOUNT_ID ?=
+GATEWAY_ECR_REPO ?=
+TRITON_ECR_REPO ?=
+IMAGE_TAG ?=
+MODEL_S3_URI ?=
+TRITON_S3_ROLE_ARN ?=
+KUBE_CONTEXT ?=
+
+.PHONY: help setup export triton gateway run stop test lint format clean distclean deploy
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed ## Create the virtualenv and install every part (pinned by constraints.txt)
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ required ($(PYTHON))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, alone: pinned to the CPU build so nothing later pulls the CUDA wheels.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[export,gateway,local-server,deploy-check,dev]"
+	touch $@
+
+# checkov pins packaging<24 and networkx<2.7, so it gets a venv of its own.
+$(CHECKOV_VENV)/.installed: deploy/eks/requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r deploy/eks/requirements-checkov.txt
+	touch $@
+
+$(MODEL_FILE): | setup
+	$(BIN)/python -m export --model "$(MODEL)" --name $(NAME) --repository $(REPOSITORY)
+
+export: setup ## Export MODEL to ONNX into the model repository (FORCE=1 to overwrite)
+	$(BIN)/python -m export --model "$(MODEL)" --name $(NAME) --repository $(REPOSITORY) $(if $(FORCE),--force)
+
+triton: setup $(MODEL_FILE) ## Start the local tritonserver (CPU) and wait until it is ready
+	@if [ -f $(RUN_DIR)/triton.pid ] && kill -0 "$$(cat $(RUN_DIR)/triton.pid)" 2>/dev/null; then \
+		echo "Triton already running (pid $$(cat $(RUN_DIR)/triton.pid))"; \
+	else \
+		rm -f $(RUN_DIR)/triton.pid; \
+		$(BIN)/python -m localtriton --work-dir $(RUN_DIR) start --repository $(REPOSITORY) \
+			--http-port $(TRITON_HTTP_PORT) --grpc-port $(TRITON_GRPC_PORT) --metrics-port $(TRITON_METRICS_PORT); \
+	fi
+
+gateway: setup ## Start the gateway (GATEWAY_WORKERS uvicorn workers) and wait until /readyz is 200
+	@mkdir -p $(RUN_DIR)
+	@if [ -f $(RUN_DIR)/gateway.pid ] && kill -0 "$$(cat $(RUN_DIR)/gateway.pid)" 2>/dev/null; then \
+		echo "Gateway already running (pid $$(cat $(RUN_DIR)/gateway.pid))"; \
+	else \
+		GATEWAY_TRITON_URL=127.0.0.1:$(TRITON_HTTP_PORT) GATEWAY_MODEL_NAME=$(NAME) \
+		GATEWAY_MODEL_REPOSITORY=$(REPOSITORY) GATEWAY_PORT=$(GATEWAY_PORT) GATEWAY_WORKERS=$(GATEWAY_WORKERS) \
+			nohup $(BIN)/python -m gateway > $(RUN_DIR)/gateway.log 2>&1 & echo $$! > $(RUN_DIR)/gateway.pid; \
+	fi
+	@curl -sf --retry 60 --retry-delay 1 --retry-all-errors -o /dev/null $(GATEWAY_URL)/readyz \
+		|| { echo "Gateway not ready at $(GATEWAY_URL)/readyz; end of $(RUN_DIR)/gateway.log:"; \
+		     tail -n 20 $(RUN_DIR)/gateway.log; exit 1; }
+	@echo "Gateway ready on $(GATEWAY_URL) (pid $$(cat $(RUN_DIR)/gateway.pid), log $(RUN_DIR)/gateway.log)"
+
+run: triton gateway ## Export if needed, start Triton and the gateway, print a curl example
+	@echo
+	@echo "Try it:"
+	@echo "  curl -s $(GATEWAY_URL)/v1/sentiment -H 'Content-Type: application/json' \\"
+	@echo "       -d '{\"text\": \"I love this movie, it was wonderful.\"}'"
+	@curl -s $(GATEWAY_URL)/v1/sentiment -H 'Content-Type: application/json' \
+		-d '{"text": "I love this movie, it was wonderful."}'; echo
+	@echo "API docs: $(GATEWAY_URL)/docs    Stop: make stop"
+
+stop: ## Stop the gateway and Triton
+	@if [ -f $(RUN_DIR)/gateway.pid ]; then \
+		kill "$$(cat $(RUN_DIR)/gateway.pid)" 2>/dev/null && echo "Gateway stopped" || true; \
+		rm -f $(RUN_DIR)/gateway.pid; \
+	fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m localtriton --work-dir $(RUN_DIR) stop; fi
+
+deploy: setup $(CHECKOV_VENV)/.installed ## Build, push and roll out to EKS (DRY_RUN=1 to only render and print)
+	DRY_RUN=$(DRY_RUN) OVERLAY=$(OVERLAY) MODEL_SOURCE=$(MODEL_SOURCE) EXPOSURE=$(EXPOSURE) \
+	TRITON_AUTOSCALER=$(TRITON_AUTOSCALER) AWS_REGION=$(AWS_REGION) AWS_ACCOUNT_ID=$(AWS_ACCOUNT_ID) \
+	GATEWAY_ECR_REPO=$(GATEWAY_ECR_REPO) TRITON_ECR_REPO=$(TRITON_ECR_REPO) IMAGE_TAG=$(IMAGE_TAG) \
+	MODEL_S3_URI=$(MODEL_S3_URI) TRITON_S3_ROLE_ARN=$(TRITON_S3_ROLE_ARN) KUBE_CONTEXT=$(KUBE_CONTEXT) \
+	MODEL_REPOSITORY=$(REPOSITORY) KUBECTL=$(BIN)/kubectl PYTHON=$(BIN)/python CHECKOV=$(CHECKOV_VENV)/bin/checkov \
+		bash deploy/eks/deploy.sh
+
+test: setup $(CHECKOV_VENV)/.installed ## Run the test suite (starts its own Triton and gateways on free ports)
+	$(BIN)/pytest
+
+lint: setup ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: stop ## Remove generated models, logs and caches (keeps the virtualenv)
+	rm -rf $(RUN_DIR) results build .pytest_cache .ruff_cache
+	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/*/labels.txt
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+distclean: clean ## Also remove the virtualenv
+	rm -rf $(VENV)

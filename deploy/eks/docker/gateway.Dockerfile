@@ -1,0 +1,53 @@
+# syntax=docker/dockerfile:1.7
+# Gateway image: FastAPI + tokenizer, no model weights (Triton serves those).
+# Build from the repository root (deploy.sh does):
+#   docker build -f deploy/eks/docker/gateway.Dockerfile \
+#     --build-arg MODEL_REPOSITORY=model_repository --build-arg MODEL_NAME=sentiment --build-arg MODEL_VERSION=1 \
+#     -t sentiment-gateway:<tag> .
+# gateway.Dockerfile.dockerignore keeps the context to the gateway package and the tokenizer/metadata files.
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+COPY deploy/eks/docker/gateway-requirements.txt /tmp/gateway-requirements.txt
+# Wheels only: a dependency that would need a compiler fails the build instead of pulling one in.
+RUN /opt/venv/bin/pip install --only-binary=:all: -r /tmp/gateway-requirements.txt \
+    && /opt/venv/bin/pip uninstall --yes pip setuptools \
+    && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
+
+FROM ${PYTHON_IMAGE} AS runtime
+# Which model version's tokenizer and serving_metadata.json to bake in (must match Triton's model).
+ARG MODEL_REPOSITORY=model_repository
+ARG MODEL_NAME=sentiment
+ARG MODEL_VERSION=1
+LABEL org.opencontainers.image.title="sentiment-gateway" \
+      org.opencontainers.image.description="FastAPI gateway in front of Triton for the sentiment model"
+RUN groupadd --system --gid 10001 gateway \
+    && useradd --system --uid 10001 --gid gateway --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin gateway \
+
+COPY --from=builder /opt/venv /opt/venv
+COPY gateway/ /app/gateway/
+# The gateway reads serving_metadata.json through export.metadata (standard library only; importing the
+# export package is cheap by design). Nothing else of export/ is needed.
+COPY export/__init__.py export/metadata.py /app/export/
+COPY ${MODEL_REPOSITORY}/${MODEL_NAME}/${MODEL_VERSION}/serving_metadata.json \
+     /srv/model_repository/${MODEL_NAME}/${MODEL_VERSION}/serving_metadata.json
+COPY ${MODEL_REPOSITORY}/${MODEL_NAME}/${MODEL_VERSION}/tokenizer/ \
+     /srv/model_repository/${MODEL_NAME}/${MODEL_VERSION}/tokenizer/
+ENV PATH=/opt/venv/bin:${PATH} \
+    PYTHONPATH=/app \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    GATEWAY_HOST=0.0.0.0 \
+    GATEWAY_PORT=8080 \
+    GATEWAY_MODEL_NAME=${MODEL_NAME} \
+    GATEWAY_MODEL_REPOSITORY=/srv/model_repository \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-multiproc
+WORKDIR /app
+USER 10001:10001
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]
+ENTRYPOINT ["python", "-m", "gateway"]

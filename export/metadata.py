@@ -16,6 +16,7 @@ Fields:
   labels          label of each logit, in id order (from the checkpoint's ``id2label``)
   tokenizer_dir   folder with the fast tokenizer's files, relative to this file
   pad_token_id    the id the gateway pads with, up to its length bucket
+  precision       fp32, or int8 when exported with --quantize int8 (a CPU deployment variant)
   max_batch_size  Triton's ``max_batch_size``; the gateway splits larger requests
 """
 
@@ -40,6 +41,7 @@ class ServingMetadata:
     output_name: str = "logits"
     tokenizer_dir: str = "tokenizer"
     pad_token_id: int = 0
+    precision: str = "fp32"
     max_batch_size: int = 64
     schema_version: int = SCHEMA_VERSION
 

@@ -9,8 +9,9 @@ import onnx
 
 from export.checkpoint import load_checkpoint
 from export.errors import ExportError
-from export.onnx_export import export_onnx
+from export.onnx_export import ONNX_FILENAME, export_onnx
 from export.parity import DEFAULT_TOLERANCE, ParityReport, compare_with_pytorch
+from export.quantize import compare_int8_with_fp32, quantize_int8
 from export.repository import build_metadata, write_version
 from export.timing import step
 
@@ -27,6 +28,9 @@ class ExportRequest:
     version: int = 1
     force: bool = False
     tolerance: float = DEFAULT_TOLERANCE
+    quantize: str | None = None  # "int8": write a dynamically quantized model for CPU serving
+    parity_data: Path | None = None  # labelled TSV for the int8 report (default: built-in sentences)
+    min_agreement: float = 0.97
 
 
 def run_export(request: ExportRequest) -> ParityReport:
@@ -47,8 +51,17 @@ def run_export(request: ExportRequest) -> ParityReport:
         with step(f"[3/4] check ONNX Runtime against PyTorch (tolerance {request.tolerance:g})"):
             report = compare_with_pytorch(checkpoint, onnx_path, request.tolerance)
         logger.info("      max |logit difference| %.2e, labels agree: %s", report.max_abs_diff, report.labels_agree)
+        if request.quantize == "int8":
+            with step("[3b/4] quantize to int8 and compare with fp32"):
+                fp32_path = onnx_path
+                onnx_path = quantize_int8(fp32_path, Path(workdir) / "int8" / ONNX_FILENAME)
+                quantization = compare_int8_with_fp32(
+                    checkpoint, fp32_path, onnx_path, request.parity_data, request.min_agreement
+                )
+            for line in quantization.lines():
+                logger.info("      %s", line)
         with step(f"[4/4] write {version_dir}"):
-            metadata = build_metadata(checkpoint, request.name, input_names)
+            metadata = build_metadata(checkpoint, request.name, input_names, request.quantize or "fp32")
             for line in write_version(
                 checkpoint, onnx_path, metadata, request.repository, request.version, request.force
             ):

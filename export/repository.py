@@ -12,7 +12,7 @@ from export.onnx_export import ONNX_FILENAME
 PYTHON_BACKEND_MODEL = Path(__file__).with_name("python_backend_model.py")
 
 
-def build_metadata(checkpoint: Checkpoint, name: str, input_names: list[str]) -> ServingMetadata:
+def build_metadata(checkpoint: Checkpoint, name: str, input_names: list[str], precision: str) -> ServingMetadata:
     return ServingMetadata(
         model_name=name,
         source=checkpoint.source,
@@ -20,6 +20,7 @@ def build_metadata(checkpoint: Checkpoint, name: str, input_names: list[str]) ->
         labels=checkpoint.labels,
         input_names=input_names,
         pad_token_id=int(checkpoint.tokenizer.pad_token_id or 0),
+        precision=precision,
     )
 
 
@@ -51,6 +52,7 @@ def write_version(
         shutil.copyfile(PYTHON_BACKEND_MODEL, staging / "model.py")
         checkpoint.tokenizer.save_pretrained(staging / metadata.tokenizer_dir)
         metadata.write(staging)
+        staging.chmod(0o755)  # mkdtemp makes it private; a non-root Triton must be able to read it
         if version_dir.exists():
             shutil.rmtree(version_dir)
         staging.rename(version_dir)

@@ -18,6 +18,7 @@ from export.checkpoint import load_checkpoint
 from export.errors import ExportError
 from export.metadata import ServingMetadata
 from export.parity import compare_with_pytorch
+from export.quantize import compare_int8_with_fp32, quantize_int8
 from export.random_checkpoint import tiny_config
 
 
@@ -155,3 +156,22 @@ def test_user_errors_are_one_clear_line_not_a_traceback(tmp_path: Path, make_sou
     assert result.returncode == 2
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_int8_variant_is_quantized_and_compared_with_fp32(
+    tiny_checkpoint: Path, model_repository: Path, tmp_path: Path
+) -> None:
+    checkpoint = load_checkpoint(str(tiny_checkpoint))
+    fp32_path = model_repository / TINY_MODEL_NAME / "1" / "model.onnx"
+    int8_path = quantize_int8(fp32_path, tmp_path / "int8" / "model.onnx")
+    operators = {node.op_type for node in onnx.load(str(int8_path)).graph.node}
+    assert "DynamicQuantizeLinear" in operators or "MatMulInteger" in operators
+
+    labelled = tmp_path / "labelled.tsv"
+    labelled.write_text("sentence\tlabel\ngreat fun\t1\nawful\t0\nnot bad\t1\n")
+    report = compare_int8_with_fp32(checkpoint, fp32_path, int8_path, labelled, min_agreement=0.0)
+    assert report.texts == 3
+    assert 0.0 <= report.label_agreement <= 1.0 and report.max_score_diff >= 0.0
+    assert report.fp32_accuracy is not None and report.int8_accuracy is not None
+    with pytest.raises(ExportError, match="serve the fp32 model instead"):
+        compare_int8_with_fp32(checkpoint, fp32_path, int8_path, None, min_agreement=1.01)

@@ -11,6 +11,7 @@ from tritonclient.utils import InferenceServerException
 
 from export.metadata import METADATA_FILENAME, ServingMetadata
 from gateway import __version__, error_handlers
+from gateway.admission import AdmissionMiddleware
 from gateway.errors import ModelMismatch
 from gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from gateway.routes import router
@@ -55,7 +56,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except (aiohttp.ClientError, OSError, InferenceServerException) as error:
         # Not fatal: Triton may simply start later. /readyz answers 503 and checks again until it is there.
         logger.warning("Triton at %s not reachable yet (%s); will verify when it is", settings.triton_url, error)
-    app.state.service = SentimentService.create(metadata, version, encoder, triton, settings.length_buckets)
+    app.state.service = SentimentService.create(metadata, version, encoder, triton, settings)
     logger.info("serving %s version %s from %s via %s", metadata.model_name, version, version_dir, settings.triton_url)
     try:
         yield
@@ -74,7 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(router)
     error_handlers.install(app)
-    # Outermost first: the request id must exist before the body-size check can answer.
+    # Added innermost first. Outermost, the request context, so even refusals carry a request id and
+    # are counted; then admission (key, quota, permit), which is cheaper than reading a body.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(AdmissionMiddleware, settings=settings)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -55,8 +55,23 @@ class MethodNotAllowed(GatewayError):
     error_type = "method_not_allowed"
 
 
+class Unauthorized(GatewayError):
+    status_code = 401
+    error_type = "unauthorized"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class RateLimited(GatewayError):
+    """The caller's quota is spent; ``Retry-After`` says when it refills."""
+
+    status_code = 429
+    error_type = "rate_limited"
+
+
 class Overloaded(GatewayError):
-    """Triton's queue is full (its queue policy rejected the request): slow down and retry."""
+    """No capacity now (the gateway's in-flight limit, or Triton's queue is full): slow down and retry."""
 
     status_code = 429
     error_type = "overloaded"
@@ -89,9 +104,10 @@ class ModelMismatch(RuntimeError):
 ERROR_RESPONSES: dict[int | str, dict] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in {
+        401: "API keys are on and none, or a wrong one, was sent.",
         413: "Request body over the size limit.",
         422: "A field is missing, of the wrong type, empty, or over a limit; `field` names it.",
-        429: "Triton's queue is full; retry later.",
+        429: "Rate limit spent (rate_limited) or no capacity now (overloaded); see Retry-After.",
         503: "Triton unreachable or the model not ready; see Retry-After.",
         504: "Triton did not answer within the deadline.",
     }.items()

@@ -7,7 +7,15 @@ scrape sees the whole gateway, not whichever worker answered.
 
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
 
@@ -35,6 +43,17 @@ WINNING_SCORE = Histogram(
     "gateway_prediction_score",
     "Probability of the winning label: a shift to low scores means the traffic changed.",
     buckets=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999, 1.0),
+)
+
+IN_FLIGHT = Gauge(
+    "gateway_in_flight_requests",
+    "Inference requests being processed now, summed over workers.",
+    multiprocess_mode="livesum",
+)
+REFUSED = Counter(
+    "gateway_refused_requests_total",
+    "Requests refused before any work: unauthorized, rate_limited, or overloaded (in-flight limit).",
+    ["reason"],
 )
 
 

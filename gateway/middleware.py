@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import metrics
+from gateway.error_handlers import respond
 from gateway.errors import PayloadTooLarge
 from gateway.logs import REQUEST_ID
 
@@ -89,16 +90,7 @@ class BodySizeLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            error = self._too_large()
-            body = error.body().model_dump_json().encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": error.status_code,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await respond(self._too_large())(scope, receive, send)
             return
 
         received = 0

@@ -10,6 +10,7 @@ from gateway import metrics
 from gateway.errors import GatewayError
 from gateway.postprocess import logits_to_predictions
 from gateway.schemas import SentimentResult
+from gateway.settings import Settings
 from gateway.tokenization import BucketBatch, TextEncoder, effective_buckets, group_by_bucket
 from gateway.triton import TritonModel
 
@@ -23,6 +24,7 @@ class SentimentService:
     encoder: TextEncoder
     triton: TritonModel
     buckets: list[int]
+    timeout_s: float
 
     @classmethod
     def create(
@@ -31,15 +33,20 @@ class SentimentService:
         version: str,
         encoder: TextEncoder,
         triton: TritonModel,
-        configured_buckets: tuple[int, ...],
+        settings: Settings,
     ) -> "SentimentService":
-        return cls(metadata, version, encoder, triton, effective_buckets(configured_buckets, metadata.max_length))
+        buckets = effective_buckets(settings.length_buckets, metadata.max_length)
+        return cls(metadata, version, encoder, triton, buckets, settings.triton_timeout_s)
 
     async def classify(self, texts: list[str], route: str) -> list[SentimentResult]:
-        """One result per text, in input order. Batches of different buckets go to Triton concurrently."""
+        """One result per text, in input order. Batches of different buckets go to Triton concurrently.
+
+        One deadline covers all of a request's Triton calls, counted from when the work starts.
+        """
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
         encoded = self.encoder.encode(texts)
         batches = group_by_bucket(encoded, self.buckets, self.metadata.pad_token_id, self.metadata.max_batch_size)
-        logits_per_batch = await self._infer_all(batches)
+        logits_per_batch = await self._infer_all(batches, deadline)
 
         logits = np.empty((len(texts), len(self.metadata.labels)), dtype=np.float32)
         for batch, batch_logits in zip(batches, logits_per_batch, strict=True):
@@ -65,13 +72,13 @@ class SentimentService:
             for text, prediction in zip(encoded, predictions, strict=True)
         ]
 
-    async def _infer_all(self, batches: list[BucketBatch]) -> list[np.ndarray]:
+    async def _infer_all(self, batches: list[BucketBatch], deadline: float) -> list[np.ndarray]:
         if len(batches) == 1:
-            return [await self.triton.infer(batches[0])]
+            return [await self.triton.infer(batches[0], deadline)]
         try:
             # A TaskGroup cancels the sibling calls as soon as one fails: no work for an answer nobody reads.
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self.triton.infer(batch)) for batch in batches]
+                tasks = [group.create_task(self.triton.infer(batch, deadline)) for batch in batches]
         except* GatewayError as failures:
             raise failures.exceptions[0] from None
         return [task.result() for task in tasks]

@@ -44,11 +44,37 @@ class Settings(BaseSettings):
         "many buckets waste less compute on padding.",
     )
     triton_timeout_s: float = Field(
-        10.0, gt=0, description="Deadline for one Triton call, passed to Triton's queue policy too; then 504."
+        10.0,
+        gt=0,
+        description="Deadline of a request's inference, queue time included: Triton's queue policy gets the time "
+        "left, and the gateway answers 504 when it passes.",
     )
     triton_connections: int = Field(64, ge=1, description="Pooled HTTP connections to Triton per worker.")
     readiness_timeout_s: float = Field(1.0, gt=0, description="How long /readyz waits for Triton before saying 503.")
-    retry_after_s: int = Field(1, ge=0, description="Retry-After sent with 503 answers.")
+    retry_after_s: int = Field(1, ge=0, description="Retry-After sent with 503 and overload answers.")
+
+    api_key_hashes: str = Field(
+        "",
+        description="Comma-separated hex SHA-256 digests of accepted API keys (`python -m gateway.auth hash KEY`). "
+        "Empty: authentication off, for local use.",
+    )
+    public_paths: str = Field(
+        "/healthz,/readyz,/metrics", description="Comma-separated paths open without a key and never rate limited."
+    )
+    rate_limit: str = Field(
+        "100/minute",
+        description="Quota per API key (per client address when keys are off), in the `limits` library's notation; "
+        "empty disables. In memory it is per worker; set REDIS_URL to share it across workers and replicas.",
+    )
+    redis_url: str | None = Field(
+        None, validation_alias="REDIS_URL", description="Redis for shared rate limits, e.g. redis://host:6379/0."
+    )
+    max_in_flight: int = Field(
+        128,
+        ge=1,
+        description="Requests processed at once per worker; beyond it 429 at once. Low enough that a full "
+        "gateway still answers within the deadline, high enough to keep Triton's batches full.",
+    )
 
     @model_validator(mode="after")
     def _buckets_ascending(self) -> "Settings":
@@ -57,5 +83,9 @@ class Settings(BaseSettings):
         return self
 
     @cached_property
-    def triton_timeout_us(self) -> int:
-        return int(self.triton_timeout_s * 1_000_000)
+    def accepted_key_digests(self) -> frozenset[str]:
+        return frozenset(digest.strip().lower() for digest in self.api_key_hashes.split(",") if digest.strip())
+
+    @cached_property
+    def public_path_set(self) -> frozenset[str]:
+        return frozenset(path.strip() for path in self.public_paths.split(",") if path.strip())

@@ -109,12 +109,19 @@ class TritonModel:
             return False, f"Triton at {self.settings.triton_url} unreachable: {type(error).__name__} {error}"
         return True, None
 
-    async def infer(self, batch: BucketBatch) -> np.ndarray:
-        """Logits for one bucketed batch. The deadline applies to the whole call, queue time included."""
+    async def infer(self, batch: BucketBatch, deadline: float) -> np.ndarray:
+        """Logits for one bucketed batch, or an error once the loop time passes ``deadline``.
+
+        Triton gets the time left as the request's queue timeout, so a request that could only
+        finish too late is dropped there too instead of using the model for an answer nobody waits for.
+        """
         if not self.verified:
             ready, reason = await self.ready()
             if not ready:
                 raise self._unavailable(reason or "model not ready")
+        time_left_s = deadline - asyncio.get_running_loop().time()
+        if time_left_s <= 0:
+            raise InferenceTimeout(f"the {self.settings.triton_timeout_s:g} s deadline passed before Triton was called")
         tensors = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
         inputs = []
         for name in self.metadata.input_names:
@@ -126,14 +133,13 @@ class TritonModel:
         started = time.perf_counter()
         outcome = "ok"
         try:
-            async with asyncio.timeout(self.settings.triton_timeout_s):
+            async with asyncio.timeout_at(deadline):
                 result = await self.client.infer(
                     self.metadata.model_name,
                     inputs,
                     model_version=self.version,
                     outputs=outputs,
-                    # Triton drops the request from its queue once our deadline has passed.
-                    timeout=self.settings.triton_timeout_us,
+                    timeout=int(time_left_s * 1_000_000),
                 )
         except TimeoutError as error:
             outcome = "timeout"

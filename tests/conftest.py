@@ -24,6 +24,14 @@ from export.pipeline import ExportRequest, run_export
 from export.random_checkpoint import build_random_checkpoint
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if not DEFAULT_MODEL_FILES.exists():
+        raise pytest.UsageError(
+            f"shared model files not found at {DEFAULT_MODEL_FILES}; the tests need the shared/ folder beside "
+            "the repository, or SHARED_DIR pointing at it"
+        )
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_random_checkpoint(tmp_path_factory.mktemp("tiny-checkpoint"), DEFAULT_MODEL_FILES)

@@ -12,6 +12,7 @@ from tritonclient.utils import InferenceServerException
 from export.metadata import METADATA_FILENAME, ServingMetadata
 from gateway import __version__, error_handlers
 from gateway.admission import AdmissionMiddleware
+from gateway.cache import MemoryCache, RedisCache, ResultCache
 from gateway.errors import ModelMismatch
 from gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from gateway.routes import router
@@ -41,12 +42,22 @@ def resolve_version(settings: Settings) -> tuple[Path, str]:
     return candidates[-1], candidates[-1].name
 
 
+def make_cache(settings: Settings) -> ResultCache | None:
+    if settings.cache_size == 0:
+        return None
+    if settings.redis_url:
+        return RedisCache(settings.redis_url, settings.cache_ttl_s)
+    return MemoryCache(settings.cache_size, settings.cache_ttl_s)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     version_dir, version = resolve_version(settings)
     metadata = ServingMetadata.read(version_dir)
-    encoder = TextEncoder(version_dir / metadata.tokenizer_dir / "tokenizer.json", metadata.max_length)
+    encoder = TextEncoder(
+        version_dir / metadata.tokenizer_dir / "tokenizer.json", metadata.max_length, settings.window_stride
+    )
     triton = TritonModel(settings, metadata, version)
     try:
         await triton.verify()
@@ -56,12 +67,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except (aiohttp.ClientError, OSError, InferenceServerException) as error:
         # Not fatal: Triton may simply start later. /readyz answers 503 and checks again until it is there.
         logger.warning("Triton at %s not reachable yet (%s); will verify when it is", settings.triton_url, error)
-    app.state.service = SentimentService.create(metadata, version, encoder, triton, settings)
+    cache = make_cache(settings)
+    app.state.service = SentimentService(metadata, version, encoder, triton, cache, settings)
     logger.info("serving %s version %s from %s via %s", metadata.model_name, version, version_dir, settings.triton_url)
     try:
         yield
     finally:
         await triton.close()
+        if cache:
+            await cache.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -56,6 +56,8 @@ REFUSED = Counter(
     ["reason"],
 )
 
+CACHE_LOOKUPS = Counter("gateway_cache_lookups_total", "Answer cache lookups by result (hit or miss).", ["result"])
+
 
 def render_latest() -> tuple[bytes, str]:
     """The exposition text: every worker's samples in multiprocess mode, this process's otherwise."""

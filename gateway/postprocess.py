@@ -1,8 +1,10 @@
-"""Logits to labels and probabilities, in numpy."""
+"""Logits to labels and probabilities, in numpy; and the optional neutral band."""
 
 from dataclasses import dataclass
 
 import numpy as np
+
+NEUTRAL = "NEUTRAL"
 
 
 @dataclass(frozen=True)
@@ -19,14 +21,26 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
-def logits_to_predictions(logits: np.ndarray, labels: list[str]) -> list[Prediction]:
-    probabilities = softmax(logits.astype(np.float64))
-    winners = probabilities.argmax(axis=-1)
-    return [
-        Prediction(
-            label=labels[winner],
-            score=float(row[winner]),
-            scores={label: float(p) for label, p in zip(labels, row, strict=True)},
-        )
-        for row, winner in zip(probabilities, winners, strict=True)
-    ]
+def combine_windows(row_logits: np.ndarray, owners: list[int], row_tokens: np.ndarray, texts: int) -> np.ndarray:
+    """Per-text logits: the token-count-weighted mean of its rows (one row per window; most texts have one)."""
+    weighted = np.zeros((texts, row_logits.shape[1]), dtype=np.float64)
+    weights = np.zeros(texts, dtype=np.float64)
+    np.add.at(weighted, owners, row_logits.astype(np.float64) * row_tokens[:, None])
+    np.add.at(weights, owners, row_tokens)
+    return weighted / weights[:, None]
+
+
+def to_prediction(probabilities: np.ndarray, labels: list[str], neutral_threshold: float | None) -> Prediction:
+    """The winning label, unless a two-label model's winner scores under ``neutral_threshold``: then NEUTRAL.
+
+    The band is a confidence band, not a trained neutral class; the raw scores stay in ``scores``
+    and ``score`` stays the winner's probability. A model with its own labels beyond two keeps them.
+    """
+    winner = int(np.argmax(probabilities))
+    score = float(probabilities[winner])
+    label = labels[winner]
+    if neutral_threshold is not None and len(labels) == 2 and score < neutral_threshold:
+        label = NEUTRAL
+    return Prediction(
+        label=label, score=score, scores={name: float(p) for name, p in zip(labels, probabilities, strict=True)}
+    )

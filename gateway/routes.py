@@ -39,7 +39,7 @@ CurrentSettings = Annotated[Settings, Depends(get_settings)]
 async def classify_one(body: SentimentRequest, service: Service, settings: CurrentSettings) -> SentimentResult:
     """Classify one text."""
     check_text_limits([body.text], settings, field="text")
-    return (await service.classify([body.text], route="/v1/sentiment"))[0]
+    return (await service.classify([body.text], body, route="/v1/sentiment"))[0]
 
 
 @router.post(
@@ -50,7 +50,7 @@ async def classify_batch(
 ) -> BatchSentimentResponse:
     """Classify several texts; results come back in input order. Batches over Triton's limit are split."""
     check_text_limits(body.texts, settings, field="texts")
-    return BatchSentimentResponse(results=await service.classify(body.texts, route="/v1/sentiment/batch"))
+    return BatchSentimentResponse(results=await service.classify(body.texts, body, route="/v1/sentiment/batch"))
 
 
 @router.get("/", response_model=ServiceInfo, tags=["service"])

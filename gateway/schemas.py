@@ -1,6 +1,6 @@
 """Request and response bodies of the public API (also what OpenAPI shows)."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -17,13 +17,33 @@ def _reject_blank(text: str) -> str:
 Text = Annotated[str, AfterValidator(_reject_blank)]
 
 
-class SentimentRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": TEXT_EXAMPLE}]})
+class ScoringOptions(BaseModel):
+    """Per-request choices, shared by both endpoints."""
 
-    text: Text = Field(description="Text to classify. Longer than the model's maximum, it is truncated.")
+    long_text: Literal["truncate", "windows"] = Field(
+        "truncate",
+        description="For text over the model's maximum: `truncate` scores the beginning; `windows` scores the "
+        "whole text in overlapping windows, combining their logits weighted by token count.",
+    )
+    neutral_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="With a two-label model, answer NEUTRAL when the winning score is under this (a confidence "
+        "band, not a trained class; raw scores are still returned). Default: the server's setting.",
+    )
 
 
-class BatchSentimentRequest(BaseModel):
+class SentimentRequest(ScoringOptions):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"text": TEXT_EXAMPLE}, {"text": TEXT_EXAMPLE, "neutral_threshold": 0.8}]},
+    )
+
+    text: Text = Field(description="Text to classify. Longer than the model's maximum: see `long_text`.")
+
+
+class BatchSentimentRequest(ScoringOptions):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"texts": [TEXT_EXAMPLE, "This was a terrible waste of time."]}]},
@@ -42,6 +62,7 @@ class SentimentResult(BaseModel):
                     "score": 0.9987,
                     "scores": {"NEGATIVE": 0.0013, "POSITIVE": 0.9987},
                     "truncated": False,
+                    "windows": 1,
                     "model": "sentiment",
                     "model_version": "1",
                 }
@@ -49,10 +70,11 @@ class SentimentResult(BaseModel):
         },
     )
 
-    label: str = Field(description="The most likely label.")
-    score: float = Field(ge=0, le=1, description="Probability of `label`.")
+    label: str = Field(description="The most likely label, or NEUTRAL inside the neutral band.")
+    score: float = Field(ge=0, le=1, description="Probability of the most likely of the model's labels.")
     scores: dict[str, float] = Field(description="Probability of every label (softmax of the logits).")
     truncated: bool = Field(description="True when the text was longer than the model's maximum and was cut.")
+    windows: int = Field(ge=1, description="Windows scored: 1, or more with long_text=windows on a long text.")
     model: str
     model_version: str
 

@@ -1,4 +1,4 @@
-"""The inference pipeline: limits -> tokenize -> bucket -> infer on Triton -> labels, in request order."""
+"""The inference pipeline: cache lookup -> tokenize -> bucket -> infer on Triton -> combine windows -> labels."""
 
 import asyncio
 from dataclasses import dataclass
@@ -7,11 +7,12 @@ import numpy as np
 
 from export.metadata import ServingMetadata
 from gateway import metrics
+from gateway.cache import ModelOutput, ResultCache, cache_key
 from gateway.errors import GatewayError
-from gateway.postprocess import logits_to_predictions
-from gateway.schemas import SentimentResult
+from gateway.postprocess import combine_windows, softmax, to_prediction
+from gateway.schemas import ScoringOptions, SentimentResult
 from gateway.settings import Settings
-from gateway.tokenization import BucketBatch, TextEncoder, effective_buckets, group_by_bucket
+from gateway.tokenization import BucketBatch, TextEncoder, effective_buckets, plan_batches
 from gateway.triton import TritonModel
 
 
@@ -23,54 +24,72 @@ class SentimentService:
     version: str
     encoder: TextEncoder
     triton: TritonModel
-    buckets: list[int]
-    timeout_s: float
+    cache: ResultCache | None
+    settings: Settings
 
-    @classmethod
-    def create(
-        cls,
-        metadata: ServingMetadata,
-        version: str,
-        encoder: TextEncoder,
-        triton: TritonModel,
-        settings: Settings,
-    ) -> "SentimentService":
-        buckets = effective_buckets(settings.length_buckets, metadata.max_length)
-        return cls(metadata, version, encoder, triton, buckets, settings.triton_timeout_s)
+    def __post_init__(self) -> None:
+        self.buckets = effective_buckets(self.settings.length_buckets, self.metadata.max_length)
 
-    async def classify(self, texts: list[str], route: str) -> list[SentimentResult]:
-        """One result per text, in input order. Batches of different buckets go to Triton concurrently.
+    async def classify(self, texts: list[str], options: ScoringOptions, route: str) -> list[SentimentResult]:
+        """One result per text, in input order; only texts the cache does not know reach Triton."""
+        keys = [cache_key(self.metadata.model_name, self.version, options.long_text, text) for text in texts]
+        outputs = await self.cache.get_many(keys) if self.cache else [None] * len(texts)
+        misses = [index for index, output in enumerate(outputs) if output is None]
+        if misses:
+            computed = await self._run_model([texts[i] for i in misses], options.long_text == "windows")
+            for index, output in zip(misses, computed, strict=True):
+                outputs[index] = output
+            if self.cache:
+                await self.cache.set_many({keys[i]: output for i, output in zip(misses, computed, strict=True)})
 
-        One deadline covers all of a request's Triton calls, counted from when the work starts.
-        """
-        deadline = asyncio.get_running_loop().time() + self.timeout_s
-        encoded = self.encoder.encode(texts)
-        batches = group_by_bucket(encoded, self.buckets, self.metadata.pad_token_id, self.metadata.max_batch_size)
-        logits_per_batch = await self._infer_all(batches, deadline)
-
-        logits = np.empty((len(texts), len(self.metadata.labels)), dtype=np.float32)
-        for batch, batch_logits in zip(batches, logits_per_batch, strict=True):
-            logits[batch.indices] = batch_logits
-        predictions = logits_to_predictions(logits, self.metadata.labels)
-
-        metrics.TEXTS_PER_REQUEST.labels(route=route).observe(len(texts))
-        for text, prediction in zip(encoded, predictions, strict=True):
-            metrics.TOKENS_PER_TEXT.observe(len(text.ids))
+        threshold = self.settings.neutral_threshold if options.neutral_threshold is None else options.neutral_threshold
+        results = []
+        for output in outputs:
+            prediction = to_prediction(np.asarray(output.probabilities), self.metadata.labels, threshold)
             metrics.PREDICTIONS.labels(label=prediction.label).inc()
             metrics.WINNING_SCORE.observe(prediction.score)
-        if truncated := sum(text.truncated for text in encoded):
-            metrics.TRUNCATED_TEXTS.inc(truncated)
-        return [
-            SentimentResult(
-                label=prediction.label,
-                score=prediction.score,
-                scores=prediction.scores,
-                truncated=text.truncated,
-                model=self.metadata.model_name,
-                model_version=self.version,
+            results.append(
+                SentimentResult(
+                    label=prediction.label,
+                    score=prediction.score,
+                    scores=prediction.scores,
+                    truncated=output.truncated,
+                    windows=output.windows,
+                    model=self.metadata.model_name,
+                    model_version=self.version,
+                )
             )
-            for text, prediction in zip(encoded, predictions, strict=True)
-        ]
+        metrics.TEXTS_PER_REQUEST.labels(route=route).observe(len(texts))
+        return results
+
+    async def _run_model(self, texts: list[str], score_windows: bool) -> list[ModelOutput]:
+        # One deadline covers all of a request's Triton calls, counted from when the work starts.
+        deadline = asyncio.get_running_loop().time() + self.settings.triton_timeout_s
+        encoded = self.encoder.encode(texts)
+        batches = plan_batches(
+            encoded, score_windows, self.buckets, self.metadata.pad_token_id, self.metadata.max_batch_size
+        )
+        row_logits = await self._infer_all(batches, deadline)
+        logits = combine_windows(
+            np.concatenate(row_logits),
+            [owner for batch in batches for owner in batch.owners],
+            np.concatenate([batch.row_tokens for batch in batches]),
+            len(texts),
+        )
+        outputs = []
+        for text, probabilities in zip(encoded, softmax(logits), strict=True):
+            metrics.TOKENS_PER_TEXT.observe(text.first_window_tokens)
+            if text.truncated and not score_windows:
+                metrics.TRUNCATED_TEXTS.inc()
+            outputs.append(
+                ModelOutput(
+                    probabilities=probabilities.tolist(),
+                    truncated=text.truncated and not score_windows,
+                    windows=len(text.windows) if score_windows else 1,
+                    tokens=text.first_window_tokens,
+                )
+            )
+        return outputs
 
     async def _infer_all(self, batches: list[BucketBatch], deadline: float) -> list[np.ndarray]:
         if len(batches) == 1:

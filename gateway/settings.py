@@ -49,6 +49,23 @@ class Settings(BaseSettings):
         description="Deadline of a request's inference, queue time included: Triton's queue policy gets the time "
         "left, and the gateway answers 504 when it passes.",
     )
+    window_stride: int = Field(
+        128,
+        ge=0,
+        description="Tokens each sliding window overlaps the previous one by (long_text=windows): context for "
+        "words cut at a window's edge, at the cost of scoring them twice.",
+    )
+    neutral_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Server default of the neutral band: with a two-label model, a winning score under it is "
+        "answered NEUTRAL. A confidence band, not a trained class. Unset: off.",
+    )
+    cache_size: int = Field(
+        10_000, ge=0, description="Answers kept per worker in the in-process cache; 0 turns caching off."
+    )
+    cache_ttl_s: float = Field(3600, gt=0, description="How long a cached answer is served (memory and Redis).")
     triton_connections: int = Field(64, ge=1, description="Pooled HTTP connections to Triton per worker.")
     readiness_timeout_s: float = Field(1.0, gt=0, description="How long /readyz waits for Triton before saying 503.")
     retry_after_s: int = Field(1, ge=0, description="Retry-After sent with 503 and overload answers.")
@@ -59,7 +76,9 @@ class Settings(BaseSettings):
         "Empty: authentication off, for local use.",
     )
     public_paths: str = Field(
-        "/healthz,/readyz,/metrics", description="Comma-separated paths open without a key and never rate limited."
+        "/healthz,/readyz,/metrics,/playground",
+        description="Comma-separated paths open without a key and never rate limited (the playground page itself "
+        "is static; its API calls carry the key typed into it).",
     )
     rate_limit: str = Field(
         "100/minute",

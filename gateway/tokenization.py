@@ -14,21 +14,38 @@ from tokenizers import Tokenizer
 
 @dataclass(frozen=True)
 class EncodedText:
-    ids: list[int]
-    truncated: bool
+    """A text's token ids: the first window, then the overflow windows of a longer text."""
+
+    windows: list[list[int]]
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.windows) > 1
+
+    @property
+    def first_window_tokens(self) -> int:
+        return len(self.windows[0])
 
 
 @dataclass(frozen=True)
 class BucketBatch:
-    """Texts of one request that share a bucket, padded to it; at most ``max_batch_size`` rows."""
+    """Rows padded to one bucket, at most ``max_batch_size`` of them, each row belonging to a text."""
 
-    indices: list[int]  # positions of these texts in the request
+    owners: list[int]  # the request position of the text each row belongs to
     input_ids: np.ndarray  # int64 [rows, bucket]
     attention_mask: np.ndarray  # int64 [rows, bucket]
 
     @property
     def bucket(self) -> int:
         return int(self.input_ids.shape[1])
+
+    @property
+    def row_tokens(self) -> np.ndarray:
+        """Real tokens per row: the weight of a window when a text's windows are combined."""
+        return self.attention_mask.sum(axis=1)
+
+
+Row = tuple[int, list[int]]  # (owner, token ids)
 
 
 def effective_buckets(buckets: Sequence[int], max_length: int) -> list[int]:
@@ -54,33 +71,61 @@ def pad_to_bucket(sequences: Sequence[list[int]], bucket: int, pad_token_id: int
     return input_ids, attention_mask
 
 
-def group_by_bucket(
-    encoded: Sequence[EncodedText], buckets: Sequence[int], pad_token_id: int, max_batch_size: int
-) -> list[BucketBatch]:
-    """Group texts by bucket and split each group into batches Triton accepts, keeping positions."""
-    by_bucket: dict[int, list[int]] = {}
-    for index, text in enumerate(encoded):
-        by_bucket.setdefault(bucket_for(len(text.ids), buckets), []).append(index)
+def _split(rows: Sequence[Row], bucket: int, pad_token_id: int, max_batch_size: int) -> list[BucketBatch]:
     batches = []
-    for bucket, indices in sorted(by_bucket.items()):
-        for start in range(0, len(indices), max_batch_size):
-            chunk = indices[start : start + max_batch_size]
-            input_ids, attention_mask = pad_to_bucket([encoded[i].ids for i in chunk], bucket, pad_token_id)
-            batches.append(BucketBatch(indices=chunk, input_ids=input_ids, attention_mask=attention_mask))
+    for start in range(0, len(rows), max_batch_size):
+        chunk = rows[start : start + max_batch_size]
+        input_ids, attention_mask = pad_to_bucket([ids for _, ids in chunk], bucket, pad_token_id)
+        batches.append(BucketBatch([owner for owner, _ in chunk], input_ids, attention_mask))
     return batches
 
 
-class TextEncoder:
-    """The Hugging Face fast tokenizer the export wrote, truncating at the model's maximum."""
+def group_by_bucket(
+    rows: Sequence[Row], buckets: Sequence[int], pad_token_id: int, max_batch_size: int
+) -> list[BucketBatch]:
+    """Group rows by bucket and split each group into batches Triton accepts, keeping owners."""
+    by_bucket: dict[int, list[Row]] = {}
+    for row in rows:
+        by_bucket.setdefault(bucket_for(len(row[1]), buckets), []).append(row)
+    return [
+        batch
+        for bucket, grouped in sorted(by_bucket.items())
+        for batch in _split(grouped, bucket, pad_token_id, max_batch_size)
+    ]
 
-    def __init__(self, tokenizer_file: Path, max_length: int) -> None:
+
+def plan_batches(
+    encoded: Sequence[EncodedText], score_windows: bool, buckets: Sequence[int], pad_token_id: int, max_batch_size: int
+) -> list[BucketBatch]:
+    """The Triton batches for a request.
+
+    Single-window texts are grouped by bucket across the request. With ``score_windows``, a text of
+    several windows gets batches of its own (padded to its longest window), so its windows go to
+    Triton together and one text's length never inflates the padding of the others.
+    """
+    single: list[Row] = []
+    batches: list[BucketBatch] = []
+    for owner, text in enumerate(encoded):
+        if score_windows and text.truncated:
+            bucket = bucket_for(max(len(window) for window in text.windows), buckets)
+            batches += _split([(owner, window) for window in text.windows], bucket, pad_token_id, max_batch_size)
+        else:
+            single.append((owner, text.windows[0]))
+    return group_by_bucket(single, buckets, pad_token_id, max_batch_size) + batches
+
+
+class TextEncoder:
+    """The Hugging Face fast tokenizer the export wrote, cutting text into windows of the model's maximum."""
+
+    def __init__(self, tokenizer_file: Path, max_length: int, window_stride: int) -> None:
         self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        # Padding is ours (to buckets, in numpy); truncation keeps [CLS] ... [SEP] within max_length.
+        # Padding is ours (to buckets, in numpy). Truncation keeps [CLS] ... [SEP] within max_length; the
+        # overflow comes back as further windows, each overlapping the previous one by ``window_stride`` tokens.
         self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(max_length)
+        self.tokenizer.enable_truncation(max_length, stride=window_stride)
 
     def encode(self, texts: list[str]) -> list[EncodedText]:
         return [
-            EncodedText(ids=encoding.ids, truncated=bool(encoding.overflowing))
+            EncodedText(windows=[encoding.ids] + [overflow.ids for overflow in encoding.overflowing])
             for encoding in self.tokenizer.encode_batch(texts)
         ]

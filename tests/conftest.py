@@ -16,7 +16,9 @@ from support import (
     REAL_MODEL_NAME,
     STAND_IN_MODEL,
     TINY_MODEL_NAME,
+    RedisProcess,
     RunningTriton,
+    start_redis,
     start_triton,
 )
 
@@ -58,3 +60,10 @@ def triton(model_repository: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         yield RunningTriton(server=server, repository=model_repository)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()

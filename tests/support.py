@@ -1,6 +1,7 @@
 """Helpers shared by the test suites: shared asset paths, free ports, real Triton and gateway processes."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -124,3 +125,51 @@ class RunningTriton:
     @property
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.server.options.metrics_port}/metrics"
+
+
+@dataclass
+class RedisProcess:
+    """A real redis-server on a free localhost port, persisting nothing."""
+
+    process: subprocess.Popen
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def start_redis(work_dir: Path) -> RedisProcess:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed: apt-get install -y redis-server (make setup does it)")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(work_dir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return RedisProcess(process, port)
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"redis-server did not listen on {port} within 10 s")

@@ -31,7 +31,14 @@ def gateway(triton: RunningTriton, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="session")
 def real_gateway(triton: RunningTriton, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    settings = gateway_settings(triton.http_url, triton.repository, REAL_MODEL_NAME)
+    # Room for texts ten times the model's maximum (the long-text tests).
+    settings = gateway_settings(
+        triton.http_url,
+        triton.repository,
+        REAL_MODEL_NAME,
+        GATEWAY_MAX_TEXT_CHARS="60000",
+        GATEWAY_MAX_BODY_BYTES="200000",
+    )
     process = start_gateway(settings, tmp_path_factory.mktemp("real-gateway") / "gateway.log")
     yield process
     process.stop()

@@ -17,6 +17,7 @@ def gateway_settings(triton_url: str, repository: Path, model: str, **overrides:
         "GATEWAY_MAX_TEXT_CHARS": str(MAX_TEXT_CHARS),
         "GATEWAY_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
         "GATEWAY_RATE_LIMIT": "",  # tests that want a quota set one
+        "GATEWAY_CACHE_SIZE": "0",  # every request reaches Triton, unless a test turns the cache on
         **overrides,
     }
 

@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 from gateway.postprocess import softmax
 
 LABELS = {"NEGATIVE", "POSITIVE"}
-RESULT_KEYS = {"label", "score", "scores", "truncated", "model", "model_version"}
+RESULT_KEYS = {"label", "score", "scores", "truncated", "windows", "model", "model_version"}
 # Lengths that land in different buckets, one past the model's 512 tokens.
 MIXED_TEXTS = [
     "good",
@@ -28,8 +28,8 @@ MIXED_TEXTS = [
 class InProcessModel:
     """The model as the export wrote it, run one text at a time with no padding: the reference answer."""
 
-    def __init__(self, repository: Path, model: str) -> None:
-        version_dir = repository / model / "1"
+    def __init__(self, repository: Path, model: str, version: int = 1) -> None:
+        version_dir = repository / model / str(version)
         self.session = ort.InferenceSession(str(version_dir / "model.onnx"))
         self.tokenizer = Tokenizer.from_file(str(version_dir / "tokenizer" / "tokenizer.json"))
         self.tokenizer.no_padding()

@@ -36,6 +36,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--min-agreement", type=float, default=0.97, help="least int8/fp32 label agreement accepted (default 0.97)"
     )
+    parser.add_argument(
+        "--reference-data",
+        type=Path,
+        help="sentence<TAB>label file of typical traffic; the gateway's drift gauges compare live traffic to it",
+    )
     return parser.parse_args(argv)
 
 
@@ -57,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                 quantize=args.quantize,
                 parity_data=args.parity_data,
                 min_agreement=args.min_agreement,
+                reference_data=args.reference_data,
             )
         )
     except ExportError as error:

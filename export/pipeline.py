@@ -7,13 +7,16 @@ from pathlib import Path
 
 import onnx
 
-from export.checkpoint import load_checkpoint
+from export.checkpoint import Checkpoint, load_checkpoint
+from export.drift_profile import TrafficProfile
 from export.errors import ExportError
 from export.onnx_export import ONNX_FILENAME, export_onnx
+from export.onnx_scoring import onnx_probabilities, token_counts
 from export.parity import DEFAULT_TOLERANCE, ParityReport, compare_with_pytorch
 from export.quantize import compare_int8_with_fp32, quantize_int8
 from export.repository import build_metadata, write_version
 from export.timing import step
+from loadtest.corpus import load_tsv
 
 logger = logging.getLogger("export")
 
@@ -31,6 +34,20 @@ class ExportRequest:
     quantize: str | None = None  # "int8": write a dynamically quantized model for CPU serving
     parity_data: Path | None = None  # labelled TSV for the int8 report (default: built-in sentences)
     min_agreement: float = 0.97
+    reference_data: Path | None = None  # sentence<TAB>label file of typical traffic; drift is measured against it
+
+
+def reference_profile(checkpoint: Checkpoint, onnx_path: Path, data: Path) -> TrafficProfile:
+    """The served model's profile on ``data``: what drift is measured against."""
+    texts = [example.text for example in load_tsv(data)]
+    probabilities = onnx_probabilities(onnx_path, checkpoint, texts)
+    return TrafficProfile.from_observations(
+        labels=checkpoint.labels,
+        label_indices=probabilities.argmax(axis=1).tolist(),
+        scores=probabilities.max(axis=1).tolist(),
+        tokens=token_counts(checkpoint, texts),
+        source=str(data),
+    )
 
 
 def run_export(request: ExportRequest) -> ParityReport:
@@ -60,10 +77,16 @@ def run_export(request: ExportRequest) -> ParityReport:
                 )
             for line in quantization.lines():
                 logger.info("      %s", line)
+        profile = None
+        if request.reference_data:
+            with step(f"[3c/4] profile the reference set {request.reference_data}"):
+                profile = reference_profile(checkpoint, onnx_path, request.reference_data)
+            fractions = dict(zip(profile.labels, (round(f, 3) for f in profile.label_fractions), strict=True))
+            logger.info("      %d texts, predicted label fractions %s", profile.texts, fractions)
         with step(f"[4/4] write {version_dir}"):
             metadata = build_metadata(checkpoint, request.name, input_names, request.quantize or "fp32")
             for line in write_version(
-                checkpoint, onnx_path, metadata, request.repository, request.version, request.force
+                checkpoint, onnx_path, metadata, request.repository, request.version, request.force, profile
             ):
                 logger.info("      %s", line)
     return report

@@ -10,15 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from export.checkpoint import Checkpoint
 from export.errors import ExportError
+from export.onnx_scoring import onnx_probabilities
 from export.parity import PARITY_SENTENCES
 from loadtest.corpus import load_tsv
-
-BATCH_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -46,32 +44,14 @@ def quantize_int8(fp32_path: Path, int8_path: Path) -> Path:
     return int8_path
 
 
-def _probabilities(session: ort.InferenceSession, checkpoint: Checkpoint, texts: list[str]) -> np.ndarray:
-    input_names = [graph_input.name for graph_input in session.get_inputs()]
-    batches = []
-    for start in range(0, len(texts), BATCH_SIZE):
-        encoded = checkpoint.tokenizer(
-            texts[start : start + BATCH_SIZE],
-            padding=True,
-            truncation=True,
-            max_length=checkpoint.max_length,
-            return_tensors="np",
-        )
-        logits = session.run(["logits"], {name: encoded[name].astype(np.int64) for name in input_names})[0]
-        batches.append(logits)
-    logits = np.concatenate(batches)
-    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
 def compare_int8_with_fp32(
     checkpoint: Checkpoint, fp32_path: Path, int8_path: Path, labelled_data: Path | None, min_agreement: float
 ) -> QuantizationReport:
     """Run both models on ``labelled_data`` (or the built-in sentences); raise if labels agree too rarely."""
     examples = load_tsv(labelled_data) if labelled_data else None
     texts = [example.text for example in examples] if examples else list(PARITY_SENTENCES)
-    fp32 = _probabilities(ort.InferenceSession(str(fp32_path), providers=["CPUExecutionProvider"]), checkpoint, texts)
-    int8 = _probabilities(ort.InferenceSession(str(int8_path), providers=["CPUExecutionProvider"]), checkpoint, texts)
+    fp32 = onnx_probabilities(fp32_path, checkpoint, texts)
+    int8 = onnx_probabilities(int8_path, checkpoint, texts)
 
     gold = np.array([example.label for example in examples]) if examples else None
     report = QuantizationReport(

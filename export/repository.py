@@ -6,6 +6,7 @@ from pathlib import Path
 
 from export import triton_config
 from export.checkpoint import Checkpoint
+from export.drift_profile import TrafficProfile
 from export.metadata import ServingMetadata
 from export.onnx_export import ONNX_FILENAME
 
@@ -31,6 +32,7 @@ def write_version(
     repository: Path,
     version: int,
     force: bool,
+    profile: TrafficProfile | None = None,
 ) -> list[str]:
     """Write ``<repository>/<name>/<version>/`` and the model's labels and configs.
 
@@ -52,11 +54,16 @@ def write_version(
         shutil.copyfile(PYTHON_BACKEND_MODEL, staging / "model.py")
         checkpoint.tokenizer.save_pretrained(staging / metadata.tokenizer_dir)
         metadata.write(staging)
+        if profile:
+            profile.write(staging)
         staging.chmod(0o755)  # mkdtemp makes it private; a non-root Triton must be able to read it
         if version_dir.exists():
             shutil.rmtree(version_dir)
         staging.rename(version_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    outcome.append(f"{version_dir}: model.onnx, model.py, tokenizer/, serving_metadata.json")
+    outcome.append(
+        f"{version_dir}: model.onnx, model.py, tokenizer/, serving_metadata.json"
+        + (", reference_profile.json" if profile else " (no reference profile: pass --reference-data for drift)")
+    )
     return outcome

@@ -9,10 +9,12 @@ import aiohttp
 from fastapi import FastAPI
 from tritonclient.utils import InferenceServerException
 
+from export.drift_profile import TrafficProfile
 from export.metadata import METADATA_FILENAME, ServingMetadata
 from gateway import __version__, error_handlers
 from gateway.admission import AdmissionMiddleware
 from gateway.cache import MemoryCache, RedisCache, ResultCache
+from gateway.drift import DriftMonitor
 from gateway.errors import ModelMismatch
 from gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from gateway.routes import router
@@ -68,7 +70,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Not fatal: Triton may simply start later. /readyz answers 503 and checks again until it is there.
         logger.warning("Triton at %s not reachable yet (%s); will verify when it is", settings.triton_url, error)
     cache = make_cache(settings)
-    app.state.service = SentimentService(metadata, version, encoder, triton, cache, settings)
+    reference = TrafficProfile.read(version_dir)
+    drift = DriftMonitor(reference, settings.drift_window, settings.drift_min_texts) if reference else None
+    if drift is None:
+        logger.info("no reference profile in %s: drift gauges off (export with --reference-data)", version_dir)
+    app.state.service = SentimentService(metadata, version, encoder, triton, cache, drift, settings)
     logger.info("serving %s version %s from %s via %s", metadata.model_name, version, version_dir, settings.triton_url)
     try:
         yield

@@ -57,6 +57,16 @@ REFUSED = Counter(
 )
 
 CACHE_LOOKUPS = Counter("gateway_cache_lookups_total", "Answer cache lookups by result (hit or miss).", ["result"])
+DRIFT_PSI = Gauge(
+    "gateway_drift_psi",
+    "Population stability index of live traffic against the export's reference profile, by signal "
+    "(label, score, tokens); over 0.25 is a significant shift. Highest across workers.",
+    ["signal"],
+    multiprocess_mode="max",
+)
+DRIFT_WINDOW_TEXTS = Gauge(
+    "gateway_drift_window_texts", "Texts in the drift window (per worker, the largest).", multiprocess_mode="max"
+)
 
 
 def render_latest() -> tuple[bytes, str]:

@@ -8,6 +8,7 @@ import numpy as np
 from export.metadata import ServingMetadata
 from gateway import metrics
 from gateway.cache import ModelOutput, ResultCache, cache_key
+from gateway.drift import DriftMonitor
 from gateway.errors import GatewayError
 from gateway.postprocess import combine_windows, softmax, to_prediction
 from gateway.schemas import ScoringOptions, SentimentResult
@@ -25,6 +26,7 @@ class SentimentService:
     encoder: TextEncoder
     triton: TritonModel
     cache: ResultCache | None
+    drift: DriftMonitor | None
     settings: Settings
 
     def __post_init__(self) -> None:
@@ -45,7 +47,10 @@ class SentimentService:
         threshold = self.settings.neutral_threshold if options.neutral_threshold is None else options.neutral_threshold
         results = []
         for output in outputs:
-            prediction = to_prediction(np.asarray(output.probabilities), self.metadata.labels, threshold)
+            probabilities = np.asarray(output.probabilities)
+            prediction = to_prediction(probabilities, self.metadata.labels, threshold)
+            if self.drift:
+                self.drift.observe(int(np.argmax(probabilities)), prediction.score, output.tokens)
             metrics.PREDICTIONS.labels(label=prediction.label).inc()
             metrics.WINNING_SCORE.observe(prediction.score)
             results.append(
@@ -60,6 +65,8 @@ class SentimentService:
                 )
             )
         metrics.TEXTS_PER_REQUEST.labels(route=route).observe(len(texts))
+        if self.drift:
+            self.drift.publish()
         return results
 
     async def _run_model(self, texts: list[str], score_windows: bool) -> list[ModelOutput]:

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         10_000, ge=0, description="Answers kept per worker in the in-process cache; 0 turns caching off."
     )
     cache_ttl_s: float = Field(3600, gt=0, description="How long a cached answer is served (memory and Redis).")
+    drift_window: int = Field(
+        2000, ge=10, description="Recent texts per worker whose profile is compared with the reference (PSI)."
+    )
+    drift_min_texts: int = Field(
+        500, ge=1, description="Texts needed in the window before PSI is reported; fewer make it noise."
+    )
     triton_connections: int = Field(64, ge=1, description="Pooled HTTP connections to Triton per worker.")
     readiness_timeout_s: float = Field(1.0, gt=0, description="How long /readyz waits for Triton before saying 503.")
     retry_after_s: int = Field(1, ge=0, description="Retry-After sent with 503 and overload answers.")

@@ -14,6 +14,7 @@ from support import (
     COMMITTED_REPOSITORY,
     DEFAULT_MODEL_FILES,
     REAL_MODEL_NAME,
+    SST2_DEV,
     STAND_IN_MODEL,
     TINY_MODEL_NAME,
     RedisProcess,
@@ -49,7 +50,9 @@ def model_repository(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: 
         ignore=shutil.ignore_patterns("[0-9]*", "labels.txt"),  # a local `make export` may have left these
     )
     run_export(ExportRequest(model=str(tiny_checkpoint), name=TINY_MODEL_NAME, repository=repository))
-    run_export(ExportRequest(model=str(STAND_IN_MODEL), name=REAL_MODEL_NAME, repository=repository))
+    run_export(
+        ExportRequest(model=str(STAND_IN_MODEL), name=REAL_MODEL_NAME, repository=repository, reference_data=SST2_DEV)
+    )
     return repository
 
 

@@ -18,6 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("SHARED_DIR", REPO_ROOT.parent / "shared"))
 DEFAULT_MODEL_FILES = SHARED_DIR / "models" / "distilbert-base-uncased-finetuned-sst-2-english"
 STAND_IN_MODEL = SHARED_DIR / "models" / "sentiment-distilbert-sst2-minilm"
+SST2_DEV = SHARED_DIR / "data" / "sst2" / "dev.tsv"
 COMMITTED_REPOSITORY = REPO_ROOT / "model_repository"
 
 # Small gateway limits so the limit tests stay cheap.

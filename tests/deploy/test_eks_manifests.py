@@ -344,6 +344,7 @@ def test_alerts_cover_gateway_errors_and_latency(rendered: Rendered) -> None:
     assert {"SentimentGatewayHighErrorRate", "SentimentGatewayHighLatencyP95"} <= set(alerts)
     assert 'status=~"5.."' in alerts["SentimentGatewayHighErrorRate"]["expr"]
     assert "histogram_quantile(0.95" in alerts["SentimentGatewayHighLatencyP95"]["expr"]
+    assert "gateway_drift_psi" in alerts["SentimentTrafficDrift"]["expr"]  # named in gateway/metrics.py
     for alert in alerts.values():
         assert alert["labels"]["severity"] in {"warning", "critical"}
         assert alert["annotations"]["summary"]

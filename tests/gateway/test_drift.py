@@ -1,0 +1,73 @@
+"""Drift monitoring end to end: the export's reference profile, the gateway's rolling PSI gauges."""
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from gateway_fixtures import gateway_settings
+from support import REAL_MODEL_NAME, SST2_DEV, GatewayProcess, RunningTriton, start_gateway
+
+from export.drift_profile import TrafficProfile, psi
+from loadtest.corpus import load_tsv
+
+WINDOW = 200
+
+
+def drift_psi(gateway: GatewayProcess) -> dict[str, float]:
+    text = httpx.get(gateway.url + "/metrics").text
+    return {
+        signal: float(value) for signal, value in re.findall(r'^gateway_drift_psi\{signal="(\w+)"\} (\S+)$', text, re.M)
+    }
+
+
+def send(gateway: GatewayProcess, texts: list[str]) -> None:
+    for start in range(0, len(texts), 50):
+        response = httpx.post(
+            f"{gateway.url}/v1/sentiment/batch", json={"texts": texts[start : start + 50]}, timeout=60
+        )
+        assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def drift_gateway(triton: RunningTriton, tmp_path: Path):
+    settings = gateway_settings(
+        triton.http_url,
+        triton.repository,
+        REAL_MODEL_NAME,
+        GATEWAY_DRIFT_WINDOW=str(WINDOW),
+        GATEWAY_DRIFT_MIN_TEXTS=str(WINDOW // 2),
+        GATEWAY_MAX_TEXT_CHARS="20000",
+        GATEWAY_MAX_BODY_BYTES="2000000",
+    )
+    gateway = start_gateway(settings, tmp_path / "gateway.log")
+    yield gateway
+    gateway.stop()
+
+
+def test_the_export_records_the_reference_profile(triton: RunningTriton) -> None:
+    profile = TrafficProfile.read(triton.repository / REAL_MODEL_NAME / "1")
+    assert profile is not None and profile.texts == 872 and profile.labels == ["NEGATIVE", "POSITIVE"]
+    for fractions in (profile.label_fractions, profile.score_fractions, profile.token_fractions):
+        assert sum(fractions) == pytest.approx(1.0)
+    assert 0.4 < profile.label_fractions[1] < 0.6  # SST-2 dev is balanced
+
+
+def test_psi_is_zero_for_the_same_profile_and_grows_with_the_shift() -> None:
+    reference = [0.5, 0.5]
+    assert psi(reference, reference) == 0.0
+    assert psi(reference, [0.6, 0.4]) < psi(reference, [0.9, 0.1]) < psi(reference, [1.0, 0.0])
+
+
+def test_psi_stays_low_on_reference_like_traffic_and_rises_on_a_shifted_stream(drift_gateway: GatewayProcess) -> None:
+    reference_like = [example.text for example in load_tsv(SST2_DEV)[:WINDOW]]
+    assert drift_psi(drift_gateway) == {}, "no PSI before the window has enough texts"
+    send(drift_gateway, reference_like)
+    steady = drift_psi(drift_gateway)
+    assert set(steady) == {"label", "score", "tokens"}
+    assert max(steady.values()) < 0.1, steady
+
+    shifted = [f"Day {i}: the product broke again and support never answered. " * 12 for i in range(WINDOW)]
+    send(drift_gateway, shifted)
+    drifted = drift_psi(drift_gateway)
+    assert drifted["tokens"] > 0.25 and drifted["label"] > 0.25, drifted

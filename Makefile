@@ -37,12 +37,21 @@ MODEL_S3_URI ?=
 TRITON_S3_ROLE_ARN ?=
 KUBE_CONTEXT ?=
 
-.PHONY: help setup export triton gateway run stop test lint format clean distclean deploy lock
+.PHONY: help setup system-deps export triton gateway run stop test lint format clean distclean deploy lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed ## Create the virtualenv and install every part (pinned by constraints.txt)
+
+# Servers the tests start for real: redis-server (shared rate limits and cache) and Chromium (playground page).
+SYSTEM_PACKAGES := redis-server chromium
+system-deps: ## Install the system packages the tests need (Debian/Ubuntu, as root; skipped when present)
+	@if command -v redis-server >/dev/null && command -v chromium >/dev/null; then \
+		echo "system packages present"; \
+	else \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
+	fi
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ required ($(PYTHON))"; exit 1; }

@@ -19,7 +19,12 @@ TRITON_METRICS_PORT ?= 8002
 GATEWAY_PORT ?= 8080
 GATEWAY_WORKERS ?= 2
 
+# Optional: a sentence<TAB>label file of typical traffic, for the drift reference profile.
+REFERENCE ?=
+
 MODEL_FILE := $(REPOSITORY)/$(NAME)/1/model.onnx
+EXPORT := $(BIN)/python -m export --model "$(MODEL)" --name $(NAME) --repository $(REPOSITORY) \
+	$(if $(REFERENCE),--reference-data "$(REFERENCE)")
 GATEWAY_URL := http://127.0.0.1:$(GATEWAY_PORT)
 
 # make deploy: see docs/deploy-eks.md. DRY_RUN=1 renders, validates and prints every command, touching nothing.
@@ -69,10 +74,10 @@ $(CHECKOV_VENV)/.installed: deploy/eks/requirements-checkov.txt
 	touch $@
 
 $(MODEL_FILE): | setup
-	$(BIN)/python -m export --model "$(MODEL)" --name $(NAME) --repository $(REPOSITORY)
+	$(EXPORT)
 
-export: setup ## Export MODEL to ONNX into the model repository (FORCE=1 to overwrite)
-	$(BIN)/python -m export --model "$(MODEL)" --name $(NAME) --repository $(REPOSITORY) $(if $(FORCE),--force)
+export: setup ## Export MODEL to ONNX into the model repository (FORCE=1 to overwrite, REFERENCE=file.tsv for drift)
+	$(EXPORT) $(if $(FORCE),--force)
 
 triton: setup $(MODEL_FILE) ## Start the local tritonserver (CPU) and wait until it is ready
 	@if [ -f $(RUN_DIR)/triton.pid ] && kill -0 "$$(cat $(RUN_DIR)/triton.pid)" 2>/dev/null; then \

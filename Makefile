@@ -42,7 +42,7 @@ MODEL_S3_URI ?=
 TRITON_S3_ROLE_ARN ?=
 KUBE_CONTEXT ?=
 
-.PHONY: help setup system-deps export triton gateway run stop test lint format clean distclean deploy lock
+.PHONY: help setup system-deps export triton gateway run stop test lint format clean distclean deploy lock soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -128,6 +128,10 @@ deploy: setup $(CHECKOV_VENV)/.installed ## Build, push and roll out to EKS (DRY
 
 test: setup $(CHECKOV_VENV)/.installed ## Run the test suite (starts its own Triton and gateways on free ports)
 	$(BIN)/pytest
+
+soak: setup $(MODEL_FILE) ## Opt-in, not in CI: hold ~70% of measured capacity for 10 min (SOAK_S); figures in results/
+	$(BIN)/python -m loadtest.soak --duration $(or $(SOAK_S),600) --rate-fraction 0.7 \
+		--repository $(REPOSITORY) --model $(NAME) --out results
 
 lint: setup ## ruff lint and format check
 	$(BIN)/ruff check .

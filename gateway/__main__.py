@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from pathlib import Path
 
@@ -28,6 +30,9 @@ def prepare_multiprocess_metrics(workers: int) -> None:
 def main() -> None:
     settings = Settings()
     prepare_multiprocess_metrics(settings.workers)
+    # uvicorn re-raises SIGTERM once its graceful shutdown is done; a finished shutdown is a clean exit (0),
+    # which is what Kubernetes and process supervisors expect of a pod that was asked to stop.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,

@@ -11,7 +11,7 @@ from tritonclient.utils import InferenceServerException
 
 from export.drift_profile import TrafficProfile
 from export.metadata import METADATA_FILENAME, ServingMetadata
-from gateway import __version__, error_handlers
+from gateway import __version__, error_handlers, playground
 from gateway.admission import AdmissionMiddleware
 from gateway.cache import MemoryCache, RedisCache, ResultCache
 from gateway.drift import DriftMonitor
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(router)
+    app.include_router(playground.router)
     error_handlers.install(app)
     # Added innermost first. Outermost, the request context, so even refusals carry a request id and
     # are counted; then admission (key, quota, permit), which is cheaper than reading a body.

@@ -1,7 +1,8 @@
 """Turn every exception into the one error body, with the status from ``errors``.
 
 Validation errors name the field the way the client wrote it (``texts[3]``, not
-``('body', 'texts', 3)``); unexpected errors answer 500 with the request id and no traceback.
+``('body', 'texts', 3)``). Unexpected errors are answered by ``RequestContextMiddleware``, which
+still knows the request id to quote.
 """
 
 import logging
@@ -12,12 +13,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from gateway.errors import GatewayError, InvalidInput, MethodNotAllowed, NotFound, PayloadTooLarge
-from gateway.logs import REQUEST_ID
 
 logger = logging.getLogger("gateway.errors")
 
 # Starlette raises HTTPException for these; the field, where one is implied, travels with the status.
 HTTP_STATUS_ERRORS: dict[int, tuple[type[GatewayError], str | None]] = {
+    400: (InvalidInput, "body"),  # FastAPI's answer to a body it cannot decode (e.g. not UTF-8)
     404: (NotFound, None),
     405: (MethodNotAllowed, None),
     413: (PayloadTooLarge, "body"),
@@ -74,20 +75,7 @@ async def _http_error(_: Request, error: HTTPException) -> JSONResponse:
     return respond(kind(str(error.detail), field=field, headers=error.headers))
 
 
-async def _unexpected_error(_: Request, error: Exception) -> JSONResponse:
-    logger.exception("unexpected error")
-    body = {
-        "error": {
-            "type": "internal_error",
-            "message": f"internal error; quote request id {REQUEST_ID.get()} when reporting it",
-            "field": None,
-        }
-    }
-    return JSONResponse(body, status_code=500)
-
-
 def install(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)

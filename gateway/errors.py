@@ -96,6 +96,10 @@ class InferenceFailed(GatewayError):
     error_type = "inference_failed"
 
 
+class InternalError(GatewayError):
+    """A bug: answered without a traceback, with the request id to find it in the logs."""
+
+
 class ModelMismatch(RuntimeError):
     """The exported metadata and the model Triton serves disagree; the gateway must not start."""
 

@@ -9,7 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import metrics
 from gateway.error_handlers import respond
-from gateway.errors import PayloadTooLarge
+from gateway.errors import InternalError, PayloadTooLarge
 from gateway.logs import REQUEST_ID
 
 logger = logging.getLogger("gateway.access")
@@ -41,17 +41,25 @@ class RequestContextMiddleware:
         token = REQUEST_ID.set(request_id)
         started = time.perf_counter()
         status = 500  # if the app dies before answering, that is what the client gets
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
                 message.setdefault("headers", [])
                 message["headers"].append((REQUEST_ID_HEADER, request_id.encode("latin-1")))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # A bug. Answer here, where the request id is still known, and never with the traceback.
+            logger.exception("unexpected error")
+            if not response_started:
+                error = InternalError(f"internal error; quote request id {request_id} when reporting it")
+                await respond(error)(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

@@ -7,14 +7,19 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 TEXT_EXAMPLE = "I love this movie, it was wonderful."
 
 
-def _reject_blank(text: str) -> str:
+def _check_text(text: str) -> str:
     if not text.strip():
         raise ValueError("must contain at least one non-whitespace character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON may spell a lone surrogate ("\ud800"); it is no character, and no tokenizer accepts it.
+        raise ValueError("must be valid Unicode (no lone surrogate code points)") from None
     return text
 
 
 # Per-text rules that do not depend on configuration; the configurable limits are in ``limits``.
-Text = Annotated[str, AfterValidator(_reject_blank)]
+Text = Annotated[str, AfterValidator(_check_text)]
 
 
 class ScoringOptions(BaseModel):

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from localtriton.server import TritonServer
 from support import (
     COMMITTED_REPOSITORY,
     DEFAULT_MODEL_FILES,
@@ -68,5 +69,13 @@ def triton(model_repository: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
     server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_triton(model_repository: Path, tmp_path: Path) -> Iterator[TritonServer]:
+    """A Triton on the test models that this test may stop, kill and restart without disturbing the others."""
+    server = start_triton(model_repository, tmp_path / "triton")
     yield server
     server.stop()

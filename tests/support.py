@@ -1,5 +1,6 @@
 """Helpers shared by the test suites: shared asset paths, free ports, real Triton and gateway processes."""
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -174,3 +175,30 @@ def start_redis(work_dir: Path) -> RedisProcess:
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"redis-server did not listen on {port} within 10 s")
+
+
+def gateway_settings(
+    triton_url: str, repository: Path, model: str = TINY_MODEL_NAME, **overrides: str
+) -> dict[str, str]:
+    """``GATEWAY_*`` variables of a test gateway: one worker, small limits; no keys, quota or cache unless asked.
+
+    Without a cache every request reaches Triton, which is what most tests are about.
+    """
+    return {
+        "GATEWAY_TRITON_URL": triton_url,
+        "GATEWAY_MODEL_REPOSITORY": str(repository),
+        "GATEWAY_MODEL_NAME": model,
+        "GATEWAY_WORKERS": "1",
+        "GATEWAY_MAX_TEXTS_PER_REQUEST": str(MAX_TEXTS),
+        "GATEWAY_MAX_TEXT_CHARS": str(MAX_TEXT_CHARS),
+        "GATEWAY_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+        "GATEWAY_RATE_LIMIT": "",
+        "GATEWAY_API_KEY_HASHES": "",
+        "GATEWAY_CACHE_SIZE": "0",
+        **overrides,
+    }
+
+
+def restart(server: TritonServer) -> TritonServer:
+    """The same server again, on the same ports, as after a crash and a restart."""
+    return TritonServer(dataclasses.replace(server.options)).start(ready_timeout_s=120)

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gateway_fixtures import gateway_settings
 from localtriton.server import TritonServer
 from support import (
     REAL_MODEL_NAME,
     TINY_MODEL_NAME,
     GatewayProcess,
     RunningTriton,
+    gateway_settings,
     start_gateway,
     start_triton,
 )
@@ -62,13 +62,5 @@ def slow_repository(model_repository: Path, tmp_path_factory: pytest.TempPathFac
 @pytest.fixture(scope="session")
 def slow_triton(slow_repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
     server = start_triton(slow_repository, tmp_path_factory.mktemp("slow-triton"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def own_triton(model_repository: Path, tmp_path: Path) -> Iterator[TritonServer]:
-    """A Triton this test may stop and restart without disturbing the others."""
-    server = start_triton(model_repository, tmp_path / "triton")
     yield server
     server.stop()

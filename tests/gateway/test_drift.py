@@ -5,8 +5,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_fixtures import gateway_settings
-from support import REAL_MODEL_NAME, SST2_DEV, GatewayProcess, RunningTriton, start_gateway
+from support import REAL_MODEL_NAME, SST2_DEV, GatewayProcess, RunningTriton, gateway_settings, start_gateway
 
 from export.drift_profile import TrafficProfile, psi
 from loadtest.corpus import load_tsv
@@ -39,6 +38,7 @@ def drift_gateway(triton: RunningTriton, tmp_path: Path):
         GATEWAY_DRIFT_MIN_TEXTS=str(WINDOW // 2),
         GATEWAY_MAX_TEXT_CHARS="20000",
         GATEWAY_MAX_BODY_BYTES="2000000",
+        GATEWAY_TRITON_TIMEOUT_S="60",  # the machine may be busy; this test is about drift, not deadlines
     )
     gateway = start_gateway(settings, tmp_path / "gateway.log")
     yield gateway
@@ -67,7 +67,8 @@ def test_psi_stays_low_on_reference_like_traffic_and_rises_on_a_shifted_stream(d
     assert set(steady) == {"label", "score", "tokens"}
     assert max(steady.values()) < 0.1, steady
 
-    shifted = [f"Day {i}: the product broke again and support never answered. " * 12 for i in range(WINDOW)]
+    # Several times longer than SST-2's sentences (bucket 64-128 vs 16-32) and all negative.
+    shifted = [f"Day {i}: the product broke again and support never answered. " * 5 for i in range(WINDOW)]
     send(drift_gateway, shifted)
     drifted = drift_psi(drift_gateway)
     assert drifted["tokens"] > 0.25 and drifted["label"] > 0.25, drifted

@@ -6,13 +6,13 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from gateway_fixtures import gateway_settings
 from localtriton.server import TritonServer
 from support import (
     DEFAULT_MODEL_FILES,
     TINY_MODEL_NAME,
     GatewayProcess,
     RedisProcess,
+    gateway_settings,
     start_gateway,
     start_triton,
 )

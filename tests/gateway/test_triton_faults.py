@@ -7,9 +7,8 @@ import time
 from pathlib import Path
 
 import httpx
-from gateway_fixtures import gateway_settings, restart
 from localtriton.server import TritonServer
-from support import TINY_MODEL_NAME, GatewayProcess, start_gateway
+from support import TINY_MODEL_NAME, GatewayProcess, gateway_settings, restart, start_gateway
 
 from gateway.errors import ErrorBody
 

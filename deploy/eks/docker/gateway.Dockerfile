@@ -29,11 +29,14 @@ RUN groupadd --system --gid 10001 gateway \
 
 COPY --from=builder /opt/venv /opt/venv
 COPY gateway/ /app/gateway/
-# The gateway reads serving_metadata.json through export.metadata (standard library only; importing the
-# export package is cheap by design). Nothing else of export/ is needed.
-COPY export/__init__.py export/metadata.py /app/export/
+# The gateway reads serving_metadata.json and the drift reference profile through export.metadata and
+# export.drift_profile (standard library and numpy only; importing the export package is cheap by design).
+# Nothing else of export/ is needed.
+COPY export/__init__.py export/metadata.py export/drift_profile.py /app/export/
+# reference_profile.jso[n]: copied when the export wrote one (--reference-data), skipped otherwise.
 COPY ${MODEL_REPOSITORY}/${MODEL_NAME}/${MODEL_VERSION}/serving_metadata.json \
-     /srv/model_repository/${MODEL_NAME}/${MODEL_VERSION}/serving_metadata.json
+     ${MODEL_REPOSITORY}/${MODEL_NAME}/${MODEL_VERSION}/reference_profile.jso[n] \
+     /srv/model_repository/${MODEL_NAME}/${MODEL_VERSION}/
 COPY ${MODEL_REPOSITORY}/${MODEL_NAME}/${MODEL_VERSION}/tokenizer/ \
      /srv/model_repository/${MODEL_NAME}/${MODEL_VERSION}/tokenizer/
 ENV PATH=/opt/venv/bin:${PATH} \

@@ -42,7 +42,7 @@ MODEL_S3_URI ?=
 TRITON_S3_ROLE_ARN ?=
 KUBE_CONTEXT ?=
 
-.PHONY: help setup system-deps export triton gateway run stop test lint format clean distclean deploy lock soak
+.PHONY: help setup system-deps export triton gateway run stop test lint format clean distclean deploy lock soak loadtest bench eval
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -64,7 +64,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, alone: pinned to the CPU build so nothing later pulls the CUDA wheels.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[export,gateway,local-server,deploy-check,dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[export,gateway,local-server,deploy-check,bench,dev]"
 	touch $@
 
 # checkov pins packaging<24 and networkx<2.7, so it gets a venv of its own.
@@ -128,6 +128,31 @@ deploy: setup $(CHECKOV_VENV)/.installed ## Build, push and roll out to EKS (DRY
 
 test: setup $(CHECKOV_VENV)/.installed ## Run the test suite (starts its own Triton and gateways on free ports)
 	$(BIN)/pytest
+
+# Load tests and benchmarks (see docs/benchmarks.md). They target 127.0.0.1 only and stop by themselves.
+DATA ?= ../shared/data/sst2/dev.tsv
+USERS ?= 16
+SPAWN_RATE ?= 4
+DURATION ?= 60s
+SHAPE ?= constant
+BENCH_MODELS ?= tiny,shape-true
+BENCH_CONCURRENCY ?= 1,8,32,128
+BENCH_DURATION ?= 10
+STAMP := $(shell date +%Y%m%d-%H%M%S)
+
+loadtest: setup ## Locust, headless, against the running gateway (make run first); CSV + HTML into results/locust-<time>
+	mkdir -p results/locust-$(STAMP)
+	$(BIN)/python -m locust -f loadtest/locustfile.py --headless --host $(GATEWAY_URL) -u $(USERS) -r $(SPAWN_RATE) \
+		-t $(DURATION) --load-shape $(SHAPE) --corpus $(DATA) --csv results/locust-$(STAMP)/locust \
+		--html results/locust-$(STAMP)/report.html --only-summary
+
+bench: setup ## Limit vs Triton vs full stack vs seed baseline, tiny + shape-true (+int8), ~13 min; results/bench-<time>
+	$(BIN)/python -m loadtest.bench --models $(BENCH_MODELS) --concurrency $(BENCH_CONCURRENCY) \
+		--duration $(BENCH_DURATION) --out results/bench-$(STAMP)
+
+eval: setup ## Accuracy through the running gateway and agreement with PyTorch: make eval DATA=path.tsv
+	$(BIN)/python -m loadtest.eval --data $(DATA) --url $(GATEWAY_URL) --model-repository $(REPOSITORY) \
+		--model-name $(NAME)
 
 soak: setup $(MODEL_FILE) ## Opt-in, not in CI: hold ~70% of measured capacity for 10 min (SOAK_S); figures in results/
 	$(BIN)/python -m loadtest.soak --duration $(or $(SOAK_S),600) --rate-fraction 0.7 \

@@ -37,6 +37,7 @@ class ConfigVariant:
     max_queue_size: int
     warmup_batch_size: int
     extra: str = ""
+    ragged_inputs: bool = False
 
 
 GPU_INSTANCES = """instance_group [
@@ -112,6 +113,7 @@ CPU = ConfigVariant(
     max_queue_size=256,
     warmup_batch_size=1,
     extra=CPU_PARAMETERS,
+    ragged_inputs=True,
 )
 VARIANTS = (GPU, GPU_TENSORRT_FP16, CPU)
 
@@ -142,6 +144,13 @@ model_warmup [
 ]"""
 
 
+RAGGED = """
+    # Ragged: requests of different buckets may share one execute() call; model.py runs one ONNX Runtime
+    # call per shape. Without it Triton 2.51's batcher stalled requests of mixed buckets for ~500 ms
+    # (docs/benchmarks.md). Not on GPU: the onnxruntime backend needs one shape per batch.
+    allow_ragged_batch: true"""
+
+
 def render(metadata: ServingMetadata, variant: ConfigVariant) -> str:
     """The config text of ``variant`` for this model."""
     inputs = ",\n".join(
@@ -150,6 +159,7 @@ def render(metadata: ServingMetadata, variant: ConfigVariant) -> str:
             f"TYPE_{metadata.input_dtype}",
             "-1",
             "-1: the gateway pads to a few length buckets; each bucket is one shape the batcher can merge.",
+            RAGGED if variant.ragged_inputs else "",
         )
         for name in metadata.input_names
     )

@@ -1,0 +1,267 @@
+"""Write a run's results three ways: JSON (everything, for tools), markdown (the table for docs) and a PNG plot.
+
+The markdown also checks the issue's targets, because a number without the bar it is held to
+invites the wrong reading: each target is computed from the same cells the table shows.
+"""
+
+import json
+import math
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata as package_metadata
+from pathlib import Path
+
+from loadtest.bench.runner import SYSTEMS, ModelRun
+from loadtest.bench.stats import CellResult, cell, peak
+
+SYSTEM_TITLES = {
+    "limit": "limit (in-process ORT)",
+    "triton": "Triton direct",
+    "stack": "full stack (gateway + Triton)",
+    "stack-cached": "full stack, answer cache on (repeating stream)",
+    "baseline": "seed-style baseline (PyTorch pipeline)",
+}
+# Above this much CPU (percent of one core) taken by processes outside the benchmark, a cell is flagged.
+DISTURBED_PERCENT = 20
+PACKAGES = ("onnxruntime", "torch", "transformers", "tritonclient", "fastapi", "uvicorn", "aiohttp")
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """One target of issue 4, with the measured figure and whether it is met (None: not measured)."""
+
+    target: str
+    measured: str
+    met: bool | None
+
+
+def machine_info() -> dict:
+    """What the numbers depend on: CPU model and count, memory, load, versions."""
+    cpu_model = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    memory_gib = None
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        total_kib = int(meminfo.read_text().split("MemTotal:", 1)[1].split()[0])
+        memory_gib = round(total_kib / 2**20, 1)
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = package_metadata.version(package)
+        except package_metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "cpu_model": cpu_model,
+        "logical_cpus": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_1_5_15": [round(value, 2) for value in os.getloadavg()],
+        "packages": versions,
+    }
+
+
+def _ms(value: float) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.1f}"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}%"
+
+
+def _disturbed(result: CellResult) -> bool:
+    """Other work took a sizeable share of the 2 cores during the cell, so its figures understate the system."""
+    return result.other_cpu_percent is not None and result.other_cpu_percent > DISTURBED_PERCENT
+
+
+def _ratio(value: float, reference: float | None) -> str:
+    return "n/a" if not reference else f"{100 * value / reference:.0f}%"
+
+
+def check_targets(run: ModelRun, fp32_baseline: Sequence[CellResult] = ()) -> list[TargetCheck]:
+    """The issue's three targets on one model; ``fp32_baseline`` stands in when the model has no baseline row."""
+    results = run.results
+    baselines = [r for r in results if r.system == "baseline"] or list(fp32_baseline)
+    checks = []
+    limit_peak, stack_peak = peak(results, "limit"), peak(results, "stack")
+    if limit_peak and stack_peak:
+        share = stack_peak.throughput / limit_peak.throughput
+        checks.append(
+            TargetCheck(
+                "full stack >= 90% of the limit's saturated throughput",
+                f"{stack_peak.throughput:.1f} (c={stack_peak.concurrency}) vs {limit_peak.throughput:.1f} "
+                f"(c={limit_peak.concurrency}) texts/s = {100 * share:.0f}%",
+                share >= 0.9,
+            )
+        )
+    stack_32, baseline_32 = cell(results, "stack", 32), cell(baselines, "baseline", 32)
+    if stack_32 and baseline_32 and baseline_32.throughput > 0:
+        speedup = stack_32.throughput / baseline_32.throughput
+        checks.append(
+            TargetCheck(
+                "full stack >= 3x the baseline's throughput at c=32, with a lower p95",
+                f"{stack_32.throughput:.1f} vs {baseline_32.throughput:.1f} texts/s = {speedup:.1f}x; "
+                f"p95 {_ms(stack_32.p95_ms)} vs {_ms(baseline_32.p95_ms)} ms",
+                speedup >= 3 and stack_32.p95_ms < baseline_32.p95_ms,
+            )
+        )
+    stack_1, limit_1 = cell(results, "stack", 1), cell(results, "limit", 1)
+    if stack_1 and limit_1:
+        gap = stack_1.p50_ms - limit_1.p50_ms
+        checks.append(
+            TargetCheck(
+                "full stack p50 at c=1 within 5 ms of the limit's batch-1 latency",
+                f"{_ms(stack_1.p50_ms)} vs {_ms(limit_1.p50_ms)} ms = +{gap:.1f} ms",
+                gap <= 5,
+            )
+        )
+    return checks
+
+
+def cache_speedups(run: ModelRun) -> list[tuple[int, float]]:
+    """Throughput of the stack with its answer cache on a repeating stream over the stack without, per concurrency."""
+    pairs = []
+    for cached in (r for r in run.results if r.system == "stack-cached"):
+        plain = cell(run.results, "stack", cached.concurrency)
+        if plain and plain.throughput > 0:
+            pairs.append((cached.concurrency, cached.throughput / plain.throughput))
+    return pairs
+
+
+def model_markdown(run: ModelRun, fp32_baseline: Sequence[CellResult] = ()) -> str:
+    """The table, peaks and target checks of one model."""
+    limit_peak = peak(run.results, "limit")
+    reference = limit_peak.throughput if limit_peak else None
+    lines = [f"### Model `{run.model}`", ""]
+    if run.limit_batch_size:
+        sweep = ", ".join(f"{size}: {rate:.0f}" for size, rate in run.batch_sweep.items())
+        lines += [f"Limit batch size {run.limit_batch_size} (offline texts/s by batch size: {sweep}).", ""]
+    lines += [
+        "| system | concurrency | texts/s | of limit peak | p50 ms | p95 ms | p99 ms | errors "
+        "| client CPU | server CPU | other CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for system in SYSTEMS:
+        for result in (r for r in run.results if r.system == system):
+            server_cpu = "in-process" if result.server_cpu_percent is None else f"{result.server_cpu_percent:.0f}%"
+            lines.append(
+                f"| {SYSTEM_TITLES[system]} | {result.concurrency} | {result.throughput:.1f} | "
+                f"{_ratio(result.throughput, reference)} | {_ms(result.p50_ms)} | {_ms(result.p95_ms)} | "
+                f"{_ms(result.p99_ms)} | {result.errors} | {result.client_cpu_percent:.0f}% | {server_cpu} | "
+                f"{_percent(result.other_cpu_percent)}{' (!)' if _disturbed(result) else ''} |"
+            )
+    lines += ["", "| system | saturated texts/s (at concurrency) | of limit |", "|---|---:|---:|"]
+    for system in SYSTEMS:
+        if best := peak(run.results, system):
+            lines.append(
+                f"| {SYSTEM_TITLES[system]} | {best.throughput:.1f} (c={best.concurrency}) | "
+                f"{_ratio(best.throughput, reference)} |"
+            )
+    if checks := check_targets(run, fp32_baseline):
+        lines += ["", "| target | measured | met |", "|---|---|---|"]
+        lines += [f"| {c.target} | {c.measured} | {'yes' if c.met else 'NO'} |" for c in checks]
+    if speedups := cache_speedups(run):
+        lines += ["", "| answer cache (repeating stream) vs no cache | speed-up |", "|---|---:|"]
+        lines += [f"| c={concurrency} | {speedup:.2f}x |" for concurrency, speedup in speedups]
+    if disturbed := [r for r in run.results if _disturbed(r)]:
+        lines += [
+            "",
+            f"(!) {len(disturbed)} cell(s) ran while processes outside the benchmark used more than "
+            f"{DISTURBED_PERCENT}% of a core (column *other CPU*); their figures understate the system.",
+        ]
+    if run.notes:
+        lines += ["", *(f"**Note:** {note}" for note in run.notes)]
+    errors = [example for r in run.results for example in r.error_examples]
+    if errors:
+        lines += ["", "Error examples: " + "; ".join(f"`{e[:160]}`" for e in errors[:5])]
+    return "\n".join(lines) + "\n"
+
+
+def fp32_baseline_for(run: ModelRun, runs: Sequence[ModelRun]) -> list[CellResult]:
+    """The int8 model's baseline is the fp32 PyTorch server of the model it was quantized from."""
+    if not run.quantized:
+        return []
+    source = run.model.removesuffix("-int8")
+    return [r for other in runs if other.model == source for r in other.results if r.system == "baseline"]
+
+
+def write_markdown(runs: Sequence[ModelRun], info: dict, command: str, path: Path) -> Path:
+    machine = info["machine"]
+    header = [
+        "## Results",
+        "",
+        f"Machine: {machine['cpu_model']}, {machine['logical_cpus']} logical CPUs, {machine['memory_gib']} GiB; "
+        f"load average before the run {machine['load_average_1_5_15']}. Corpus: {info['corpus']['source']} "
+        f"({info['corpus']['texts']} texts). Each cell: {info['settings']['warmup_s']:g} s warm-up, "
+        f"{info['settings']['duration_s']:g} s measured; one text per request; closed loop.",
+        "",
+        f"Command: `{command}`",
+        "",
+    ]
+    body = [model_markdown(run, fp32_baseline_for(run, runs)) for run in runs]
+    path.write_text("\n".join(header) + "\n".join(body), encoding="utf-8")
+    return path
+
+
+def write_json(runs: Sequence[ModelRun], info: dict, path: Path) -> Path:
+    document = {
+        **info,
+        "models": [
+            {
+                "model": run.model,
+                "quantized": run.quantized,
+                "limit_batch_size": run.limit_batch_size,
+                "batch_sweep": {str(size): rate for size, rate in run.batch_sweep.items()},
+                "results": [result.to_json() for result in run.results],
+                "notes": run.notes,
+                "targets": [vars(check) for check in check_targets(run, fp32_baseline_for(run, runs))],
+            }
+            for run in runs
+        ],
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def write_plot(runs: Sequence[ModelRun], path: Path) -> Path:
+    """Throughput and p95 against concurrency, one row of two panels per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers; set before pyplot is imported
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(len(runs), 2, figsize=(11, 3.6 * len(runs)), squeeze=False)
+    for row, run in zip(axes, runs, strict=True):
+        for system in SYSTEMS:
+            cells = sorted((r for r in run.results if r.system == system), key=lambda r: r.concurrency)
+            if not cells:
+                continue
+            concurrency = [r.concurrency for r in cells]
+            row[0].plot(concurrency, [r.throughput for r in cells], marker="o", label=SYSTEM_TITLES[system])
+            row[1].plot(concurrency, [r.p95_ms for r in cells], marker="o", label=SYSTEM_TITLES[system])
+        row[0].set(title=f"{run.model}: throughput", xlabel="concurrency", ylabel="texts/s", xscale="log")
+        row[1].set(title=f"{run.model}: p95 latency", xlabel="concurrency", ylabel="p95 ms", xscale="log", yscale="log")
+        for axis in row:
+            axis.grid(True, which="both", alpha=0.3)
+        row[0].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def write_report(runs: Sequence[ModelRun], info: dict, command: str, out_dir: Path) -> list[Path]:
+    """results.json, results.md and throughput_p95.png in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        write_json(runs, {**info, "command": command}, out_dir / "results.json"),
+        write_markdown(runs, info, command, out_dir / "results.md"),
+        write_plot(runs, out_dir / "throughput_p95.png"),
+    ]

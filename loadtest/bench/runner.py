@@ -1,0 +1,228 @@
+"""One benchmark run: for each model, every system at every concurrency, servers started and stopped here.
+
+Systems run one after another, never side by side, and a server runs only while it is measured:
+on a 2-core machine an idle-but-present server, or a neighbour's warm-up, would show in the
+numbers of whatever is measured at the time. The order per model is the limit (no server), Triton
+direct, the full stack (Triton + gateway), then the baseline (PyTorch; skipped for the int8 model,
+whose baseline is the same fp32 PyTorch server as the shape-true model's).
+"""
+
+import gc
+import logging
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import psutil
+
+from loadtest.bench.limit import InProcessLimit, OnnxClassifier, sweep_batch_sizes
+from loadtest.bench.loadgen import LoadSettings, run_closed_loop
+from loadtest.bench.models import BenchModel, prepare_model
+from loadtest.bench.servers import start_baseline, start_gateway, start_triton
+from loadtest.bench.stats import CellResult, summarize
+from loadtest.bench.systems import JsonHttpSystem, StreamJsonHttpSystem, TritonDirect, process_tree_cpu
+
+logger = logging.getLogger("loadtest.bench")
+
+SYSTEMS = ("limit", "triton", "stack", "stack-cached", "baseline")
+CACHE_SIZE = 10_000  # the gateway's default
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """Everything a run depends on; written into results.json so a result says how it was made."""
+
+    models: tuple[str, ...]
+    systems: tuple[str, ...]
+    concurrency: tuple[int, ...]
+    warmup_s: float
+    duration_s: float
+    build_dir: Path
+    work_dir: Path
+    gateway_workers: int
+    rebuild: bool = False
+    cache_repeat_rate: float = 0.3  # share of requests repeating an earlier text, for the stack-cached system
+
+
+@dataclass
+class ModelRun:
+    """The results of one model, with the limit's batch-size sweep that chose its batch size."""
+
+    model: str
+    quantized: bool
+    limit_batch_size: int | None = None
+    batch_sweep: dict[int, float] = field(default_factory=dict)
+    results: list[CellResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what went wrong, printed under the model's table
+
+
+class ServerGone(RuntimeError):
+    """A server under test exited in the middle of the run (crashed, or was killed from outside)."""
+
+
+class System(Protocol):
+    name: str
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def send(self, index: int) -> int: ...
+    def server_pids(self) -> list[int]: ...
+
+
+async def measure(system: System, model: str, item_count: int, settings: BenchSettings) -> list[CellResult]:
+    """Every concurrency level against one system, lowest first, over one connection pool."""
+    await system.open()
+    results = []
+    try:
+        pids = system.server_pids()
+        server_cpu = process_tree_cpu(pids) if pids else None
+        for concurrency in settings.concurrency:
+            load = LoadSettings(concurrency=concurrency, warmup_s=settings.warmup_s, duration_s=settings.duration_s)
+            sample = await run_closed_loop(system.send, item_count, load, server_cpu)
+            result = summarize(model, system.name, concurrency, sample)
+            logger.info(
+                "%-15s %-8s c=%-4d %8.1f texts/s  p50 %8.1f ms  p95 %8.1f ms  p99 %8.1f ms  errors %d  "
+                "client CPU %3.0f%%",
+                model,
+                system.name,
+                concurrency,
+                result.throughput,
+                result.p50_ms,
+                result.p95_ms,
+                result.p99_ms,
+                result.errors,
+                result.client_cpu_percent,
+            )
+            results.append(result)
+            if gone := [pid for pid in pids if not psutil.pid_exists(pid)]:
+                # Every further cell would be 100% errors: say why once instead of measuring a dead server.
+                raise ServerGone(f"{system.name}: server process(es) {gone} exited during the c={concurrency} cell")
+    finally:
+        await system.close()
+    return results
+
+
+async def _run_limit(model: BenchModel, texts: list[str], settings: BenchSettings, run: ModelRun) -> None:
+    classifier = OnnxClassifier(model.version_dir, threads=os.cpu_count() or 1)
+    run.batch_sweep = sweep_batch_sizes(classifier, texts)
+    run.limit_batch_size = max(run.batch_sweep, key=run.batch_sweep.__getitem__)
+    logger.info(
+        "%s limit: batch sweep %s -> batch size %d",
+        model.key,
+        {size: round(rate, 1) for size, rate in run.batch_sweep.items()},
+        run.limit_batch_size,
+    )
+    limit = InProcessLimit(classifier, texts, run.limit_batch_size)
+    run.results += await measure(limit, model.key, len(texts), settings)
+    del limit, classifier
+    gc.collect()  # free the session's threads and arenas before the servers start
+
+
+async def _run_served(model: BenchModel, texts: list[str], settings: BenchSettings, run: ModelRun) -> None:
+    pool = max(settings.concurrency)
+    labels = model.metadata.labels
+    triton = start_triton(model.repository, settings.work_dir / model.key)
+    try:
+        triton_url = f"127.0.0.1:{triton.options.http_port}"
+        if "triton" in settings.systems:
+            direct = TritonDirect(triton_url, model.version_dir, texts, pool, triton.process.pid)
+            run.results += await measure(direct, model.key, len(texts), settings)
+        if "stack" in settings.systems:
+            gateway = start_gateway(
+                triton_url, model.repository, model.name, settings.gateway_workers, settings.work_dir / model.key
+            )
+            try:
+                stack = JsonHttpSystem(
+                    "stack", gateway.base_url + "/v1/sentiment", texts, labels, pool, [triton.process.pid, gateway.pid]
+                )
+                run.results += await measure(stack, model.key, len(texts), settings)
+            finally:
+                gateway.stop()
+        if "stack-cached" in settings.systems:
+            stream = repeated_stream(texts, settings.cache_repeat_rate, STREAM_LENGTH)
+            gateway = start_gateway(
+                triton_url,
+                model.repository,
+                model.name,
+                settings.gateway_workers,
+                settings.work_dir / model.key,
+                cache_size=CACHE_SIZE,
+            )
+            try:
+                cached = StreamJsonHttpSystem(
+                    "stack-cached",
+                    gateway.base_url + "/v1/sentiment",
+                    stream,
+                    labels,
+                    pool,
+                    [triton.process.pid, gateway.pid],
+                )
+                run.results += await measure(cached, model.key, len(stream), settings)
+            finally:
+                gateway.stop()
+    finally:
+        triton.stop()
+
+
+STREAM_LENGTH = 200_000  # more requests than any cell sends, so no text comes back by wrapping around
+
+
+def repeated_stream(texts: list[str], repeat_rate: float, length: int, seed: int = 0) -> list[str]:
+    """Requests where ``repeat_rate`` of them repeat a text sent before and the rest were never sent.
+
+    New texts cycle through the corpus with a counter appended once it is used up, so only the stated
+    share of requests can be a cache hit.
+    """
+    rng = random.Random(seed)
+    stream: list[str] = []
+    fresh = 0
+    for _ in range(length):
+        if stream and rng.random() < repeat_rate:
+            stream.append(rng.choice(stream))
+            continue
+        cycle, position = divmod(fresh, len(texts))
+        stream.append(texts[position] if cycle == 0 else f"{texts[position]} ({cycle})")
+        fresh += 1
+    return stream
+
+
+async def _run_baseline(model: BenchModel, texts: list[str], settings: BenchSettings, run: ModelRun) -> None:
+    baseline = start_baseline(model.checkpoint, settings.work_dir / model.key)
+    try:
+        system = JsonHttpSystem(
+            "baseline",
+            baseline.base_url + "/v1/sentiment",
+            texts,
+            model.metadata.labels,
+            max(settings.concurrency),
+            [baseline.pid],
+        )
+        run.results += await measure(system, model.key, len(texts), settings)
+    finally:
+        baseline.stop()
+
+
+async def run_model(key: str, texts: list[str], settings: BenchSettings) -> ModelRun:
+    """Build (or reuse) model ``key`` and measure every requested system on it.
+
+    A server that dies mid-run ends that step only: its cells so far are kept, the reason goes into
+    the report's notes, and the remaining steps still run.
+    """
+    model = prepare_model(key, settings.build_dir, settings.rebuild)
+    run = ModelRun(model=key, quantized=model.quantized)
+    steps = []
+    if "limit" in settings.systems:
+        steps.append(_run_limit)
+    if {"triton", "stack"} & set(settings.systems):
+        steps.append(_run_served)
+    if "baseline" in settings.systems and not model.quantized:
+        steps.append(_run_baseline)
+    for step in steps:
+        try:
+            await step(model, texts, settings, run)
+        except ServerGone as gone:
+            logger.error("%s", gone)
+            run.notes.append(str(gone))
+    return run

@@ -1,0 +1,67 @@
+"""A real, tiny benchmark: the harness against a real Triton serving the tiny model, a real gateway, in seconds.
+
+It proves the whole measuring path (tokenizing and bucketing, the three clients, the closed loop,
+CPU sampling, the report) works against the real servers; the numbers themselves are not checked,
+because on a shared 2-core machine they mean nothing at this scale.
+"""
+
+import asyncio
+from pathlib import Path
+
+from support import TINY_MODEL_NAME
+
+from loadtest.bench.limit import InProcessLimit, OnnxClassifier, sweep_batch_sizes
+from loadtest.bench.report import write_report
+from loadtest.bench.runner import BenchSettings, ModelRun, measure
+from loadtest.bench.servers import start_gateway
+from loadtest.bench.systems import JsonHttpSystem, TritonDirect
+from loadtest.corpus import BUILTIN_CORPUS
+
+TEXTS = [example.text for example in BUILTIN_CORPUS]
+
+
+def test_harness_measures_every_system_against_real_servers(triton, tmp_path: Path) -> None:
+    settings = BenchSettings(
+        models=("tiny",),
+        systems=("limit", "triton", "stack"),
+        concurrency=(1, 4),
+        warmup_s=0.2,
+        duration_s=0.5,
+        build_dir=tmp_path,
+        work_dir=tmp_path,
+        gateway_workers=1,
+    )
+    version_dir = triton.repository / TINY_MODEL_NAME / "1"
+    classifier = OnnxClassifier(version_dir, threads=1)
+    run = ModelRun(model="tiny", quantized=False)
+    run.batch_sweep = sweep_batch_sizes(classifier, TEXTS, min_seconds=0.05, candidates=(1, 4))
+    run.limit_batch_size = max(run.batch_sweep, key=run.batch_sweep.__getitem__)
+    gateway = start_gateway(triton.http_url, triton.repository, TINY_MODEL_NAME, workers=1, work_dir=tmp_path)
+    try:
+        systems = [
+            InProcessLimit(classifier, TEXTS, run.limit_batch_size),
+            TritonDirect(triton.http_url, version_dir, TEXTS, 4, triton.server.process.pid),
+            JsonHttpSystem(
+                "stack", gateway.base_url + "/v1/sentiment", TEXTS, ["NEGATIVE", "POSITIVE"], 4, [gateway.pid]
+            ),
+        ]
+        for system in systems:
+            run.results += asyncio.run(measure(system, "tiny", len(TEXTS), settings))
+    finally:
+        gateway.stop()
+
+    assert [(r.system, r.concurrency) for r in run.results] == [
+        (system, c) for system in ("limit", "triton", "stack") for c in (1, 4)
+    ]
+    for result in run.results:
+        assert result.errors == 0, result.error_examples
+        assert result.texts > 0 and result.p50_ms > 0
+    assert all(r.server_cpu_percent is not None for r in run.results if r.system != "limit")
+
+    info = {
+        "machine": {"cpu_model": "x", "logical_cpus": 2, "memory_gib": 1, "load_average_1_5_15": [0, 0, 0]},
+        "settings": {"warmup_s": 0.2, "duration_s": 0.5},
+        "corpus": {"source": "built-in", "texts": len(TEXTS)},
+    }
+    paths = write_report([run], info, "smoke", tmp_path / "report")
+    assert all(path.stat().st_size > 0 for path in paths)

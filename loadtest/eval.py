@@ -178,10 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         url = args.url
         if args.serve:
-            from loadtest.bench.servers import start_gateway, start_triton
+            from localtriton.server import start_on_free_ports
+
+            from loadtest.bench.servers import start_gateway
 
             work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="eval-")))
-            triton = start_triton(args.model_repository, work_dir)
+            triton = start_on_free_ports(args.model_repository, work_dir, ready_timeout_s=300)
             stack.callback(triton.stop)
             gateway = start_gateway(
                 f"127.0.0.1:{triton.options.http_port}",

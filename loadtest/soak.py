@@ -15,10 +15,7 @@ p99 of the last minute within 1.5x of the first. The exit code is 1 when one fai
 import argparse
 import asyncio
 import json
-import os
 import platform
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +24,9 @@ from pathlib import Path
 
 import httpx
 import psutil
+from localtriton.server import start_on_free_ports
 
+from loadtest.bench.servers import start_gateway
 from loadtest.corpus import BUILTIN_CORPUS
 
 CAPACITY_PROBE_S = 15.0
@@ -72,53 +71,6 @@ def tree_rss_mib(pid: int) -> float:
         except psutil.NoSuchProcess:
             continue
     return total / 2**20
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_servers(args: argparse.Namespace, work_dir: Path) -> tuple[str, subprocess.Popen, object]:
-    """tritonserver and ``python -m gateway`` on free ports; returns the gateway URL, its process, Triton."""
-    from localtriton.server import TritonOptions, TritonServer
-
-    triton = TritonServer(
-        TritonOptions(
-            repository=args.repository,
-            http_port=free_port(),
-            grpc_port=free_port(),
-            metrics_port=free_port(),
-            work_dir=work_dir,
-        )
-    ).start(ready_timeout_s=300)
-    port = free_port()
-    env = {
-        **os.environ,
-        "GATEWAY_TRITON_URL": f"127.0.0.1:{triton.options.http_port}",
-        "GATEWAY_MODEL_REPOSITORY": str(args.repository),
-        "GATEWAY_MODEL_NAME": args.model,
-        "GATEWAY_PORT": str(port),
-        "GATEWAY_WORKERS": str(args.workers),
-        "GATEWAY_RATE_LIMIT": "",  # the soak measures the server, not the quota
-        "GATEWAY_CACHE_SIZE": "0",  # every request reaches Triton; a cache would hide the work
-        "GATEWAY_LOG_LEVEL": "warning",
-    }
-    log = (work_dir / "gateway.log").open("wb")
-    gateway = subprocess.Popen([sys.executable, "-m", "gateway"], stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if gateway.poll() is not None:
-            raise RuntimeError(f"gateway exited with {gateway.returncode}; see {work_dir / 'gateway.log'}")
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return url, gateway, triton
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"gateway not ready after 120 s; see {work_dir / 'gateway.log'}")
 
 
 async def measure_capacity(client: httpx.AsyncClient, concurrency: int, duration_s: float) -> float:
@@ -272,13 +224,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.url:
             url, pid = args.url, args.gateway_pid
         else:
-            url, gateway, triton = start_servers(args, Path(tempfile.mkdtemp(prefix="soak-")))
-            pid = gateway.pid
+            work_dir = Path(tempfile.mkdtemp(prefix="soak-"))
+            triton = start_on_free_ports(args.repository, work_dir, ready_timeout_s=300)
+            gateway = start_gateway(
+                f"127.0.0.1:{triton.options.http_port}", args.repository, args.model, args.workers, work_dir
+            )
+            url, pid = gateway.base_url, gateway.pid
         report = asyncio.run(soak(args, url, pid))
     finally:
         if gateway is not None:
-            gateway.terminate()
-            gateway.wait(timeout=30)
+            gateway.stop(timeout_s=30)
         if triton is not None:
             triton.stop()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from localtriton.server import TritonOptions, TritonServer
+from localtriton.server import TritonServer, free_port, start_on_free_ports
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("SHARED_DIR", REPO_ROOT.parent / "shared"))
@@ -31,24 +31,8 @@ TINY_MODEL_NAME = "sentiment"  # the committed configs' name, so they are checke
 REAL_MODEL_NAME = "sentiment-sst2"
 
 
-def free_port() -> int:
-    """A port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_triton(repository: Path, work_dir: Path) -> TritonServer:
-    """A real tritonserver on free ports, ready when this returns."""
-    options = TritonOptions(
-        repository=repository,
-        http_port=free_port(),
-        grpc_port=free_port(),
-        metrics_port=free_port(),
-        work_dir=work_dir,
-        exit_timeout_s=1,
-    )
-    return TritonServer(options).start(ready_timeout_s=120)
+# Every test Triton listens on free ports: tests may run beside a `make run` or a benchmark.
+start_triton = start_on_free_ports
 
 
 @dataclass

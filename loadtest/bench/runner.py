@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Protocol
 
 import psutil
+from localtriton.server import start_on_free_ports
 
 from loadtest.bench.limit import InProcessLimit, OnnxClassifier, sweep_batch_sizes
 from loadtest.bench.loadgen import LoadSettings, run_closed_loop
 from loadtest.bench.models import BenchModel, prepare_model
-from loadtest.bench.servers import start_baseline, start_gateway, start_triton
+from loadtest.bench.servers import start_baseline, start_gateway
 from loadtest.bench.stats import CellResult, summarize
 from loadtest.bench.systems import JsonHttpSystem, StreamJsonHttpSystem, TritonDirect, process_tree_cpu
 
@@ -123,7 +124,7 @@ async def _run_limit(model: BenchModel, texts: list[str], settings: BenchSetting
 async def _run_served(model: BenchModel, texts: list[str], settings: BenchSettings, run: ModelRun) -> None:
     pool = max(settings.concurrency)
     labels = model.metadata.labels
-    triton = start_triton(model.repository, settings.work_dir / model.key)
+    triton = start_on_free_ports(model.repository, settings.work_dir / model.key, ready_timeout_s=300)
     try:
         triton_url = f"127.0.0.1:{triton.options.http_port}"
         if "triton" in settings.systems:

@@ -6,7 +6,6 @@ so the benchmark measures the processes users run, not an in-process stand-in.
 """
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from localtriton.server import TritonOptions, TritonServer, log_tail, stop_pid
+from localtriton.server import free_port, log_tail, stop_pid
 
 LOCALHOST = "127.0.0.1"
 BASELINE_APP = "loadtest.baselines.seed_pipeline_server:create_app"
@@ -23,26 +22,6 @@ BASELINE_APP = "loadtest.baselines.seed_pipeline_server:create_app"
 
 class ServerStartError(RuntimeError):
     """A server exited or did not answer its readiness URL in time; the message has the end of its log."""
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOCALHOST, 0))
-        return probe.getsockname()[1]
-
-
-def start_triton(repository: Path, work_dir: Path, timeout_s: float = 300) -> TritonServer:
-    """Triton serving ``repository`` with the CPU config, ready when this returns."""
-    options = TritonOptions(
-        repository=repository,
-        http_port=free_port(),
-        grpc_port=free_port(),
-        metrics_port=free_port(),
-        work_dir=work_dir,
-        exit_timeout_s=1,
-    )
-    return TritonServer(options).start(ready_timeout_s=timeout_s)
 
 
 def _answers(url: str) -> bool:

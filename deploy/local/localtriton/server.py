@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -142,3 +143,23 @@ def stop_pid(pid: int, timeout_s: float, wait=None) -> int | None:
         time.sleep(0.1)
     os.kill(pid, signal.SIGKILL)
     return -signal.SIGKILL
+
+
+def free_port() -> int:
+    """A localhost port nothing listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_on_free_ports(repository: Path, work_dir: Path, ready_timeout_s: float = 120) -> TritonServer:
+    """A tritonserver on free ports, ready when this returns: for tests, benchmarks and the soak."""
+    options = TritonOptions(
+        repository=repository,
+        http_port=free_port(),
+        grpc_port=free_port(),
+        metrics_port=free_port(),
+        work_dir=work_dir,
+        exit_timeout_s=1,
+    )
+    return TritonServer(options).start(ready_timeout_s=ready_timeout_s)

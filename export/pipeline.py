@@ -10,13 +10,13 @@ import onnx
 from export.checkpoint import Checkpoint, load_checkpoint
 from export.drift_profile import TrafficProfile
 from export.errors import ExportError
+from export.labelled_data import load_tsv
 from export.onnx_export import ONNX_FILENAME, export_onnx
 from export.onnx_scoring import onnx_probabilities, token_counts
 from export.parity import DEFAULT_TOLERANCE, ParityReport, compare_with_pytorch
 from export.quantize import compare_int8_with_fp32, quantize_int8
 from export.repository import build_metadata, write_version
 from export.timing import step
-from loadtest.corpus import load_tsv
 
 logger = logging.getLogger("export")
 

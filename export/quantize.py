@@ -14,9 +14,9 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from export.checkpoint import Checkpoint
 from export.errors import ExportError
+from export.labelled_data import load_tsv
 from export.onnx_scoring import onnx_probabilities
 from export.parity import PARITY_SENTENCES
-from loadtest.corpus import load_tsv
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,10 @@ class SentimentService:
 
     async def classify(self, texts: list[str], options: ScoringOptions, route: str) -> list[SentimentResult]:
         """One result per text, in input order; only texts the cache does not know reach Triton."""
-        keys = [cache_key(self.metadata.model_name, self.version, options.long_text, text) for text in texts]
-        outputs = await self.cache.get_many(keys) if self.cache else [None] * len(texts)
+        outputs: list[ModelOutput | None] = [None] * len(texts)
+        if self.cache:
+            keys = [cache_key(self.metadata.model_name, self.version, options.long_text, text) for text in texts]
+            outputs = await self.cache.get_many(keys)
         misses = [index for index, output in enumerate(outputs) if output is None]
         if misses:
             computed = await self._run_model([texts[i] for i in misses], options.long_text == "windows")

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from export.labelled_data import LABEL_NAMES, LabelledText, load_tsv
 from export.metadata import ServingMetadata
 from loadtest.answers import batch_problem
-from loadtest.corpus import LABEL_NAMES, LabelledText, load_tsv
 
 logger = logging.getLogger("loadtest.eval")
 REQUEST_BATCH = 32

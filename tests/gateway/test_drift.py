@@ -8,7 +8,8 @@ import pytest
 from support import REAL_MODEL_NAME, SST2_DEV, GatewayProcess, RunningTriton, gateway_settings, start_gateway
 
 from export.drift_profile import TrafficProfile, psi
-from loadtest.corpus import load_tsv
+from export.labelled_data import load_tsv
+from gateway.drift import DriftMonitor
 
 WINDOW = 200
 
@@ -72,3 +73,20 @@ def test_psi_stays_low_on_reference_like_traffic_and_rises_on_a_shifted_stream(d
     send(drift_gateway, shifted)
     drifted = drift_psi(drift_gateway)
     assert drifted["tokens"] > 0.25 and drifted["label"] > 0.25, drifted
+
+
+def test_the_rolling_window_equals_a_profile_of_its_last_texts() -> None:
+    reference = TrafficProfile.from_observations(["NEGATIVE", "POSITIVE"], [0, 1], [0.9, 0.6], [10, 40])
+    monitor = DriftMonitor(reference, window=10, min_texts=5)
+    observations = [(i % 2, 0.5 + (i % 5) / 10, 5 + 13 * i) for i in range(30)]
+    for label, score, tokens in observations:
+        monitor.observe(label, score, tokens)
+    last = observations[-10:]
+    expected = TrafficProfile.from_observations(
+        reference.labels, [o[0] for o in last], [o[1] for o in last], [o[2] for o in last]
+    )
+    current = monitor.current()
+    assert current.texts == 10
+    for name in ("label_fractions", "score_fractions", "token_fractions"):
+        assert getattr(current, name) == pytest.approx(getattr(expected, name))
+    assert monitor.publish() == pytest.approx(expected.psi_against(reference))

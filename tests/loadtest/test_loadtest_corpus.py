@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.corpus import BUILTIN_CORPUS, CorpusError, LabelledText, load_corpus, load_tsv
+from export.labelled_data import CorpusError, LabelledText, load_tsv
+from loadtest.corpus import BUILTIN_CORPUS, load_corpus
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

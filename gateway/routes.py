@@ -16,6 +16,7 @@ from gateway.schemas import (
     SentimentRequest,
     SentimentResult,
     ServiceInfo,
+    ServiceLimits,
 )
 from gateway.service import SentimentService
 from gateway.settings import Settings
@@ -54,7 +55,7 @@ async def classify_batch(
 
 
 @router.get("/", response_model=ServiceInfo, tags=["service"])
-async def service_info(service: Service) -> ServiceInfo:
+async def service_info(service: Service, settings: CurrentSettings) -> ServiceInfo:
     """What this gateway serves and where."""
     return ServiceInfo(
         name="sentiment-gateway",
@@ -63,6 +64,11 @@ async def service_info(service: Service) -> ServiceInfo:
         model_version=service.version,
         labels=service.metadata.labels,
         max_length=service.metadata.max_length,
+        limits=ServiceLimits(
+            max_texts_per_request=settings.max_texts_per_request,
+            max_text_chars=settings.max_text_chars,
+            max_body_bytes=settings.max_body_bytes,
+        ),
         endpoints={
             "classify": "POST /v1/sentiment",
             "classify_batch": "POST /v1/sentiment/batch",

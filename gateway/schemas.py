@@ -88,6 +88,14 @@ class BatchSentimentResponse(BaseModel):
     results: list[SentimentResult] = Field(description="One result per input text, in input order.")
 
 
+class ServiceLimits(BaseModel):
+    """The request limits, so a client can split its work to fit without a refused request first."""
+
+    max_texts_per_request: int = Field(description="Texts per batch request (GATEWAY_MAX_TEXTS_PER_REQUEST).")
+    max_text_chars: int = Field(description="Characters per text (GATEWAY_MAX_TEXT_CHARS).")
+    max_body_bytes: int = Field(description="Request body size in bytes (GATEWAY_MAX_BODY_BYTES).")
+
+
 class ServiceInfo(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
@@ -97,6 +105,7 @@ class ServiceInfo(BaseModel):
     model_version: str
     labels: list[str]
     max_length: int
+    limits: ServiceLimits
     endpoints: dict[str, str]
 
 

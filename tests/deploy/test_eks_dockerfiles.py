@@ -1,37 +1,269 @@
-"""The two image recipes: pinned bases, non-root, no compilers, and build contexts that hold what they copy.
+"""The two image recipes, read with BuildKit's own parser (the `dockerfile` package wraps it).
 
-No Docker daemon is needed: the Dockerfiles are read as text. `make deploy` builds them for real.
+Each stage's instruction sequence is pinned, so a stray line continuation that swallows the next
+instruction into a RUN (which Docker does across a blank line) fails here rather than at build time.
+hadolint lints both files. No Docker daemon is needed: `make deploy` builds the images for real.
 """
 
 import fnmatch
-import re
+import json
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
-from eks_support import EKS_DIR
+import dockerfile
+import pytest
+import yaml
+from eks_support import EKS_DIR, REPO_ROOT
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 DOCKER_DIR = EKS_DIR / "docker"
-COMPILERS = ("gcc", "g++", "build-essential", "clang", "make ", "cargo", "rustc")
+DOCKERFILES = sorted(DOCKER_DIR.glob("*.Dockerfile"))
+HADOLINT_CONFIG = DOCKER_DIR / "hadolint.yaml"
+HADOLINT = Path(sys.executable).parent / "hadolint"
+COMPILERS = {"gcc", "g++", "build-essential", "clang", "make", "cargo", "rustc"}
+# The instructions BuildKit knows; one of them inside a RUN's shell text means a line was joined.
+INSTRUCTIONS = {
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+}
+GATEWAY_UID = "10001"
+
+# Each stage, as the parser sees it, instruction by instruction.
+EXPECTED_STAGES = {
+    "gateway.Dockerfile": {
+        "builder": ["FROM", "ENV", "RUN", "COPY", "RUN"],
+        "runtime": [
+            "FROM",
+            *["ARG"] * 3,
+            "LABEL",
+            "RUN",  # the system user, and nothing else
+            *["COPY"] * 5,  # venv from the builder, gateway, export helpers, metadata, tokenizer
+            "ENV",
+            "WORKDIR",
+            "USER",
+            "EXPOSE",
+            "HEALTHCHECK",
+            "ENTRYPOINT",
+        ],
+    },
+    "triton.Dockerfile": {
+        "": ["FROM", *["ARG"] * 3, "LABEL", "COPY", "COPY", "USER", "EXPOSE", "ENTRYPOINT", "CMD"],
+    },
+}
 
 
-def stages(dockerfile: Path) -> list[list[str]]:
-    """Instructions per build stage, continuation lines joined, comments dropped."""
-    text = re.sub(r"\\\n\s*", " ", dockerfile.read_text())
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    result: list[list[str]] = []
-    for line in lines:
-        if line.upper().startswith("FROM "):
-            result.append([])
-        if result:
-            result[-1].append(line)
-    return result
+def parse(path: Path) -> tuple[list[dockerfile.Command], list[list[dockerfile.Command]]]:
+    """Global ARGs before the first FROM, and the instructions of each stage."""
+    commands = dockerfile.parse_file(str(path))
+    global_args: list[dockerfile.Command] = []
+    stages: list[list[dockerfile.Command]] = []
+    for command in commands:
+        if command.cmd == "FROM":
+            stages.append([])
+        (stages[-1] if stages else global_args).append(command)
+    return global_args, stages
 
 
-def arg_defaults(dockerfile: Path) -> dict[str, str]:
-    return dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile.read_text(), flags=re.MULTILINE))
+def stage_name(stage: list[dockerfile.Command]) -> str:
+    value = stage[0].value
+    return value[2] if len(value) == 3 and value[1].upper() == "AS" else ""
+
+
+def arg_defaults(path: Path) -> dict[str, str]:
+    defaults = {}
+    for command in dockerfile.parse_file(str(path)):
+        if command.cmd == "ARG":
+            name, _, default = command.value[0].partition("=")
+            if default:
+                defaults[name] = default
+    return defaults
 
 
 def expand(value: str, args: dict[str, str]) -> str:
-    return re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], value)
+    for name, default in args.items():
+        value = value.replace("${" + name + "}", default)
+    return value
+
+
+def only(stage: list[dockerfile.Command], cmd: str) -> dockerfile.Command:
+    (command,) = [c for c in stage if c.cmd == cmd]
+    return command
+
+
+def env_of(stage: list[dockerfile.Command]) -> dict[str, str]:
+    env = {}
+    for command in stage:
+        if command.cmd == "ENV":
+            env.update(zip(command.value[::2], command.value[1::2], strict=True))
+    return env
+
+
+def copy_sources(stage: list[dockerfile.Command], args: dict[str, str]) -> list[str]:
+    """Context paths a stage copies (COPY --from copies from another stage, not the context)."""
+    return [
+        expand(source, args)
+        for command in stage
+        if command.cmd == "COPY" and not any(flag.startswith("--from=") for flag in command.flags)
+        for source in command.value[:-1]
+    ]
+
+
+def shell_words(run: dockerfile.Command) -> list[str]:
+    return [word for line in run.value for word in shlex.split(line, comments=True)]
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_each_stage_has_the_expected_instruction_sequence(path: Path) -> None:
+    _, stages = parse(path)
+    actual = {stage_name(stage): [c.cmd for c in stage] for stage in stages}
+    assert actual == EXPECTED_STAGES[path.name]
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_no_run_swallows_another_instruction(path: Path) -> None:
+    runs = [c for c in dockerfile.parse_file(str(path)) if c.cmd == "RUN"]
+    for run in runs:
+        swallowed = INSTRUCTIONS & set(shell_words(run))
+        assert not swallowed, f"{path.name}:{run.start_line}: RUN holds {swallowed}: {run.original}"
+
+
+def test_the_parser_catches_a_continuation_across_a_blank_line(tmp_path: Path) -> None:
+    """The bug of issue 11, kept as a fixture: the blank line does not end the RUN."""
+    broken = tmp_path / "broken.Dockerfile"
+    broken.write_text("FROM scratch AS a\nFROM scratch\nRUN useradd gateway \\\n\nCOPY --from=a /x /x\n")
+    (run,) = [c for c in dockerfile.parse_file(str(broken)) if c.cmd == "RUN"]
+    assert "COPY" in shell_words(run)
+
+
+def test_hadolint_is_clean_and_every_ignore_has_a_reason() -> None:
+    config = yaml.safe_load(HADOLINT_CONFIG.read_text())
+    assert config["failure-threshold"] == "style", "every finding counts"
+    ignore_lines = [line for line in HADOLINT_CONFIG.read_text().splitlines() if line.strip().startswith("- DL")]
+    assert len(ignore_lines) == len(config.get("ignored") or [])
+    for line in ignore_lines:
+        assert "#" in line and line.split("#", 1)[1].strip(), f"ignore without a reason: {line}"
+    result = subprocess.run(
+        [str(HADOLINT), "--config", str(HADOLINT_CONFIG), "--format", "json", *map(str, DOCKERFILES)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert json.loads(result.stdout or "[]") == [], result.stdout
+    assert result.returncode == 0, result.stderr
+
+
+def test_gateway_image_is_multi_stage_slim_and_serves_as_uid_10001() -> None:
+    path = DOCKER_DIR / "gateway.Dockerfile"
+    global_args, (builder, runtime) = parse(path)
+    base = only(global_args, "ARG").value[0].partition("=")[2]
+    name, _, tag = base.partition(":")
+    assert name == "python"
+    version, _, variant = tag.partition("-")
+    assert version.startswith("3.11.") and version.count(".") == 2, "a pinned patch release"
+    assert variant.startswith("slim-"), "the slim Debian base"
+    assert builder[0].value == ("${PYTHON_IMAGE}", "AS", "builder")
+    assert runtime[0].value == ("${PYTHON_IMAGE}", "AS", "runtime")
+
+    (venv_copy,) = [c for c in runtime if c.cmd == "COPY" and "--from=builder" in c.flags]
+    assert venv_copy.value == ("/opt/venv", "/opt/venv")
+    runtime_words = {w for c in runtime if c.cmd == "RUN" for w in shell_words(c)}
+    assert not COMPILERS & runtime_words, "no compilers in the final image"
+    assert "apt-get" not in runtime_words
+    (pip_install,) = [c for c in builder if c.cmd == "RUN" and "install" in shell_words(c)]
+    assert "--only-binary=:all:" in shell_words(pip_install), "wheels only: the builder needs no compiler"
+
+    # The system user the RUN creates is the uid USER switches to, which the Deployment enforces too.
+    user_words = shell_words(only(runtime, "RUN"))
+    assert user_words[user_words.index("--uid") + 1] == GATEWAY_UID
+    assert only(runtime, "USER").value == (f"{GATEWAY_UID}:{GATEWAY_UID}",)
+    assert only(runtime, "ENTRYPOINT").json and only(runtime, "ENTRYPOINT").value == ("python", "-m", "gateway")
+
+
+def test_gateway_requirements_are_the_tested_pins() -> None:
+    """The image installs exactly what the venv is tested with (constraints.txt)."""
+    constraints = {}
+    for line in (REPO_ROOT / "constraints.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            constraints[canonicalize_name(name)] = version
+    requirements = [
+        line.split("#")[0].strip()
+        for line in (DOCKER_DIR / "gateway-requirements.txt").read_text().splitlines()
+        if line.split("#")[0].strip()
+    ]
+    assert requirements
+    for requirement in requirements:
+        parsed = Requirement(requirement)
+        assert str(parsed.specifier) == f"=={constraints[canonicalize_name(parsed.name)]}", requirement
+
+
+def test_gateway_wheels_resolve_for_the_image_platform(tmp_path: Path) -> None:
+    """pip resolves every pin to a CPython 3.11 x86-64 wheel, as the builder stage does (registry needed)."""
+    report = tmp_path / "report.json"
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed"),
+            *("--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp"),
+            # The bookworm base has glibc 2.36: these manylinux tags all run on it.
+            *("--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_17_x86_64"),
+            *("--platform", "manylinux2014_x86_64", "--target", str(tmp_path / "target")),
+            *("--report", str(report), "-r", str(DOCKER_DIR / "gateway-requirements.txt")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    installed = {item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]}
+    assert {"fastapi", "uvicorn", "tokenizers", "tritonclient", "limits", "redis"} <= installed
+
+
+def test_gateway_image_carries_tokenizer_and_metadata_of_the_chosen_version() -> None:
+    path = DOCKER_DIR / "gateway.Dockerfile"
+    args = arg_defaults(path)
+    assert {"MODEL_REPOSITORY", "MODEL_NAME", "MODEL_VERSION"} <= set(args)
+    _, stages = parse(path)
+    sources = copy_sources(stages[-1], args)
+    version_dir = f"{args['MODEL_REPOSITORY']}/{args['MODEL_NAME']}/{args['MODEL_VERSION']}"
+    assert f"{version_dir}/serving_metadata.json" in sources
+    assert f"{version_dir}/tokenizer/" in sources
+    env = env_of(stages[-1])
+    assert env["GATEWAY_MODEL_REPOSITORY"] == "/srv/model_repository"
+    assert env["GATEWAY_HOST"] == "0.0.0.0"
+    assert env["GATEWAY_PORT"] == "8080"
+
+
+def test_triton_image_is_the_official_release_with_the_gpu_config() -> None:
+    path = DOCKER_DIR / "triton.Dockerfile"
+    _, (stage,) = parse(path)
+    assert stage[0].value == ("nvcr.io/nvidia/tritonserver:24.10-py3",)
+    sources = copy_sources(stage, arg_defaults(path))
+    assert "model_repository/sentiment/config.pbtxt" in sources
+    assert "model_repository/sentiment/1/model.onnx*" in sources
+    assert not any("configs/" in s or "model.py" in s for s in sources), "the GPU config only"
+    user = only(stage, "USER").value[0].split(":")[0]
+    assert user not in {"0", "root"}
 
 
 def included_by_dockerignore(ignore_file: Path, path: str) -> bool:
@@ -51,67 +283,21 @@ def included_by_dockerignore(ignore_file: Path, path: str) -> bool:
     return included
 
 
-def copy_sources(stage: list[str], args: dict[str, str]) -> list[str]:
-    sources = []
-    for line in stage:
-        if line.upper().startswith("COPY ") and "--from=" not in line:
-            *srcs, _dest = line.split()[1:]
-            sources += [expand(s, args) for s in srcs if not s.startswith("--")]
-    return sources
-
-
-def test_gateway_image_is_multi_stage_slim_and_non_root() -> None:
-    dockerfile = DOCKER_DIR / "gateway.Dockerfile"
-    args = arg_defaults(dockerfile)
-    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", args["PYTHON_IMAGE"]), "pinned slim Python base"
-    builder, runtime = stages(dockerfile)
-    assert builder[0].endswith(" AS builder")
-    runtime_text = "\n".join(runtime)
-    assert "COPY --from=builder /opt/venv /opt/venv" in runtime_text
-    assert not any(compiler in runtime_text for compiler in COMPILERS), "no compilers in the final image"
-    assert "apt-get install" not in runtime_text
-    (user,) = [line for line in runtime if line.startswith("USER ")]
-    assert user.split()[1].split(":")[0] not in {"0", "root"}
-    assert "--only-binary=:all:" in "\n".join(builder), "wheels only: the builder needs no compiler either"
-
-
-def test_gateway_image_carries_tokenizer_and_metadata_of_the_chosen_version() -> None:
-    dockerfile = DOCKER_DIR / "gateway.Dockerfile"
-    args = arg_defaults(dockerfile)
-    assert {"MODEL_REPOSITORY", "MODEL_NAME", "MODEL_VERSION"} <= set(args)
-    sources = copy_sources(stages(dockerfile)[-1], args)
-    version_dir = f"{args['MODEL_REPOSITORY']}/{args['MODEL_NAME']}/{args['MODEL_VERSION']}"
-    assert f"{version_dir}/serving_metadata.json" in sources
-    assert f"{version_dir}/tokenizer/" in sources
-    env = " ".join(line for line in stages(dockerfile)[-1] if line.startswith("ENV "))
-    assert "GATEWAY_MODEL_REPOSITORY=/srv/model_repository" in env
-    assert "GATEWAY_HOST=0.0.0.0" in env
-    assert "GATEWAY_PORT=8080" in env
-
-
-def test_triton_image_is_the_official_release_with_the_gpu_config() -> None:
-    dockerfile = DOCKER_DIR / "triton.Dockerfile"
-    (stage,) = stages(dockerfile)
-    assert stage[0] == "FROM nvcr.io/nvidia/tritonserver:24.10-py3"
-    sources = copy_sources(stage, arg_defaults(dockerfile))
-    assert "model_repository/sentiment/config.pbtxt" in sources
-    assert "model_repository/sentiment/1/model.onnx*" in sources
-    assert not any("configs/" in s or "model.py" in s for s in sources), "the GPU config only"
-    (user,) = [line for line in stage if line.startswith("USER ")]
-    assert user.split()[1].split(":")[0] not in {"0", "root"}
+def probe_path(source: str) -> str:
+    """A file a COPY source stands for: "file.jso[n]" (the optional-file idiom) names file.json."""
+    plain = source.replace("[", "").replace("]", "")
+    return plain.rstrip("/").replace("*", "") + ("/tokenizer.json" if source.endswith("/") else "")
 
 
 def test_build_contexts_send_what_is_copied_and_not_the_rest() -> None:
     for name in ("gateway", "triton"):
-        dockerfile = DOCKER_DIR / f"{name}.Dockerfile"
+        path = DOCKER_DIR / f"{name}.Dockerfile"
         ignore = DOCKER_DIR / f"{name}.Dockerfile.dockerignore"
-        sources = [s for stage in stages(dockerfile) for s in copy_sources(stage, arg_defaults(dockerfile))]
+        _, stages = parse(path)
+        sources = [s for stage in stages for s in copy_sources(stage, arg_defaults(path))]
         assert sources
         for source in sources:
-            # "file.jso[n]" is the optional-file idiom: probe the file it names.
-            plain = re.sub(r"\[(.)\]", r"\1", source)
-            probe = plain.rstrip("/").replace("*", "") + ("/tokenizer.json" if source.endswith("/") else "")
-            assert included_by_dockerignore(ignore, probe), f"{name}: {probe} is ignored but copied"
+            assert included_by_dockerignore(ignore, probe_path(source)), f"{name}: {source} is ignored but copied"
         for heavy in (".venv/lib/x.py", ".git/HEAD", "tests/test_x.py"):
             assert not included_by_dockerignore(ignore, heavy), f"{name}: {heavy} is sent to the daemon"
     gateway_ignore = DOCKER_DIR / "gateway.Dockerfile.dockerignore"

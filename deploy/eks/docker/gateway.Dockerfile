@@ -25,8 +25,7 @@ LABEL org.opencontainers.image.title="sentiment-gateway" \
       org.opencontainers.image.description="FastAPI gateway in front of Triton for the sentiment model"
 RUN groupadd --system --gid 10001 gateway \
     && useradd --system --uid 10001 --gid gateway --no-create-home --home-dir /nonexistent \
-       --shell /usr/sbin/nologin gateway \
-
+       --shell /usr/sbin/nologin gateway
 COPY --from=builder /opt/venv /opt/venv
 COPY gateway/ /app/gateway/
 # The gateway reads serving_metadata.json and the drift reference profile through export.metadata and

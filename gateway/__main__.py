@@ -41,6 +41,10 @@ def main() -> None:
         workers=settings.workers,
         log_config=log_config(settings.log_level),
         access_log=False,
+        # Behind a load balancer the socket peer is the balancer: believe X-Forwarded-For only from the
+        # listed proxies, so quotas keyed by address see the caller (GATEWAY_FORWARDED_ALLOW_IPS).
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=10,
     )
 

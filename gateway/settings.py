@@ -101,6 +101,14 @@ class Settings(BaseSettings):
         "gateway still answers within the deadline, high enough to keep Triton's batches full.",
     )
 
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Comma-separated addresses or CIDR ranges of proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (uvicorn's forwarded_allow_ips). The caller's address, and so the quota "
+        "without keys, comes from the rightmost address no proxy in this list added. Behind an AWS load "
+        "balancer: the VPC CIDR, never '*', which would let any caller choose its own address.",
+    )
+
     @model_validator(mode="after")
     def _buckets_ascending(self) -> "Settings":
         if list(self.length_buckets) != sorted(set(self.length_buckets)) or self.length_buckets[0] < 2:

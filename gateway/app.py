@@ -7,6 +7,9 @@ from pathlib import Path
 
 import aiohttp
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from fastapi_offline import FastAPIOffline
+from starlette.routing import Route
 from tritonclient.utils import InferenceServerException
 
 from export.drift_profile import TrafficProfile
@@ -74,19 +77,36 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     drift = DriftMonitor(reference, settings.drift_window, settings.drift_min_texts) if reference else None
     if drift is None:
         logger.info("no reference profile in %s: drift gauges off (export with --reference-data)", version_dir)
-    app.state.service = SentimentService(metadata, version, encoder, triton, cache, drift, settings)
+    service = SentimentService(metadata, version, encoder, triton, cache, drift, settings)
+    app.state.service = service
     logger.info("serving %s version %s from %s via %s", metadata.model_name, version, version_dir, settings.triton_url)
     try:
         yield
     finally:
-        await triton.close()
+        await service.close()
         if cache:
             await cache.close()
 
 
+def public_endpoints(app: FastAPI) -> list[str]:
+    """``METHOD path`` of every route a client calls, read from the app itself so the list cannot go stale.
+
+    Left out: the docs' static assets (a mount) and Swagger UI's OAuth2 redirect, which only the docs page calls.
+    """
+    routes = (context.original_route for context in iter_route_contexts(app.routes))
+    return [
+        f"{method} {route.path}"
+        for route in routes
+        if isinstance(route, Route) and route.path != app.swagger_ui_oauth2_redirect_url
+        for method in sorted(route.methods - {"HEAD"})
+    ]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the gateway itself (fastapi-offline ships them),
+    # so the docs work in an offline browser or a locked-down cluster.
+    app = FastAPIOffline(
         title="Sentiment gateway",
         version=__version__,
         description="Sentiment analysis with DistilBERT on NVIDIA Triton. Every error has the same JSON body.",
@@ -95,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(router)
     app.include_router(playground.router)
+    app.state.endpoints = public_endpoints(app)
     error_handlers.install(app)
     # Added innermost first. Outermost, the request context, so even refusals carry a request id and
     # are counted; then admission (key, quota, permit), which is cheaper than reading a body.

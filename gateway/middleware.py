@@ -4,7 +4,9 @@ import logging
 import time
 import uuid
 
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import metrics
@@ -27,6 +29,28 @@ def _client_request_id(scope: Scope) -> str | None:
     return None
 
 
+def route_template(scope: Scope, root_path: str) -> str:
+    """The template of the route a request was meant for, never the raw path (label cardinality stays bounded).
+
+    Routing records it on the requests it reaches; a refusal answered before routing (413, 401, 429) and the
+    routes Starlette does not record (a mount) are resolved the way the router would, from the path as it
+    arrived (``root_path`` before a mount extended it): a full match, else a path that matches with another
+    method (405). A path no route matches is ``unmatched``.
+    """
+    route = scope.get("route")
+    if route is None:
+        arrived = {"type": "http", "path": scope["path"], "root_path": root_path, "method": scope["method"]}
+        # The app's routes with included routers flattened, in the order the router tries them.
+        for candidate in (context.original_route for context in iter_route_contexts(scope["app"].routes)):
+            match, _ = candidate.matches(arrived)
+            if match is Match.FULL:
+                route = candidate
+                break
+            if match is Match.PARTIAL and route is None:
+                route = candidate
+    return getattr(route, "path", "unmatched")
+
+
 class RequestContextMiddleware:
     """Request id (accepted from ``X-Request-ID`` or made up, always returned), access log, request metrics."""
 
@@ -40,6 +64,7 @@ class RequestContextMiddleware:
         request_id = _client_request_id(scope) or uuid.uuid4().hex
         token = REQUEST_ID.set(request_id)
         started = time.perf_counter()
+        root_path = scope.get("root_path", "")
         status = 500  # if the app dies before answering, that is what the client gets
         response_started = False
 
@@ -62,12 +87,9 @@ class RequestContextMiddleware:
                 await respond(error)(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            # The route template, never the raw path: unknown paths must not explode label cardinality.
-            route_label = getattr(route, "path", "unmatched")
-            metrics.REQUEST_LATENCY.labels(route=route_label, method=scope["method"], status=str(status)).observe(
-                elapsed
-            )
+            metrics.REQUEST_LATENCY.labels(
+                route=route_template(scope, root_path), method=scope["method"], status=str(status)
+            ).observe(elapsed)
             logger.info(
                 "request",
                 extra={

@@ -55,7 +55,7 @@ async def classify_batch(
 
 
 @router.get("/", response_model=ServiceInfo, tags=["service"])
-async def service_info(service: Service, settings: CurrentSettings) -> ServiceInfo:
+async def service_info(service: Service, settings: CurrentSettings, request: Request) -> ServiceInfo:
     """What this gateway serves and where."""
     return ServiceInfo(
         name="sentiment-gateway",
@@ -69,14 +69,7 @@ async def service_info(service: Service, settings: CurrentSettings) -> ServiceIn
             max_text_chars=settings.max_text_chars,
             max_body_bytes=settings.max_body_bytes,
         ),
-        endpoints={
-            "classify": "POST /v1/sentiment",
-            "classify_batch": "POST /v1/sentiment/batch",
-            "health": "GET /healthz",
-            "readiness": "GET /readyz",
-            "metrics": "GET /metrics",
-            "docs": "GET /docs",
-        },
+        endpoints=request.app.state.endpoints,
     )
 
 

@@ -106,7 +106,7 @@ class ServiceInfo(BaseModel):
     labels: list[str]
     max_length: int
     limits: ServiceLimits
-    endpoints: dict[str, str]
+    endpoints: list[str] = Field(description="`METHOD path` of every public endpoint, read from the app's routes.")
 
 
 class Health(BaseModel):

@@ -125,7 +125,15 @@ def test_the_real_sst2_model_gets_the_labels_right(real_gateway: GatewayProcess)
 def test_service_info_health_readiness_and_docs(gateway: GatewayProcess) -> None:
     info = httpx.get(gateway.url + "/").json()
     assert info["model"] == TINY_MODEL_NAME and info["labels"] == ["NEGATIVE", "POSITIVE"]
-    assert info["endpoints"]["classify"] == "POST /v1/sentiment"
+    # Every documented operation, the docs pages and the playground, each of them answering.
+    paths = httpx.get(gateway.url + "/openapi.json").json()["paths"]
+    documented = {f"{method.upper()} {path}" for path, operations in paths.items() for method in operations}
+    pages = {"GET /openapi.json", "GET /docs", "GET /redoc", "GET /playground"}
+    assert set(info["endpoints"]) == documented | pages
+    bodies = {"POST /v1/sentiment": {"text": "hi"}, "POST /v1/sentiment/batch": {"texts": ["hi"]}}
+    for endpoint in info["endpoints"]:
+        method, path = endpoint.split(" ")
+        assert httpx.request(method, gateway.url + path, json=bodies.get(endpoint)).status_code == 200, endpoint
     assert httpx.get(gateway.url + "/healthz").json() == {"status": "ok"}
     assert httpx.get(gateway.url + "/readyz").status_code == 200
     schema = httpx.get(gateway.url + "/openapi.json").json()

@@ -38,6 +38,12 @@ TRITON_LATENCY = Histogram(
     ["bucket", "outcome"],
     buckets=LATENCY_BUCKETS,
 )
+BATCH_ROWS = Histogram(
+    "gateway_batch_rows",
+    "Rows in one Triton call made by a worker's coalescer, by length bucket: how full the batches are.",
+    ["bucket"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 PREDICTIONS = Counter("gateway_predictions_total", "Predictions by label.", ["label"])
 WINNING_SCORE = Histogram(
     "gateway_prediction_score",

@@ -24,11 +24,12 @@ from gateway.settings import Settings
 router = APIRouter()
 
 
-def get_service(request: Request) -> SentimentService:
+# async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request for nothing.
+async def get_service(request: Request) -> SentimentService:
     return request.app.state.service
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 

@@ -1,4 +1,4 @@
-"""The inference pipeline: cache lookup -> tokenize -> bucket -> infer on Triton -> combine windows -> labels."""
+"""The inference pipeline: cache lookup -> tokenize -> bucket -> coalesce on Triton -> combine windows -> labels."""
 
 import asyncio
 from dataclasses import dataclass
@@ -7,13 +7,13 @@ import numpy as np
 
 from export.metadata import ServingMetadata
 from gateway import metrics
+from gateway.batching import Coalescer
 from gateway.cache import ModelOutput, ResultCache, cache_key
 from gateway.drift import DriftMonitor
-from gateway.errors import GatewayError
 from gateway.postprocess import combine_windows, softmax, to_prediction
 from gateway.schemas import ScoringOptions, SentimentResult
 from gateway.settings import Settings
-from gateway.tokenization import BucketBatch, TextEncoder, effective_buckets, plan_batches
+from gateway.tokenization import TextEncoder, effective_buckets, plan_batches
 from gateway.triton import TritonModel
 
 
@@ -31,6 +31,7 @@ class SentimentService:
 
     def __post_init__(self) -> None:
         self.buckets = effective_buckets(self.settings.length_buckets, self.metadata.max_length)
+        self.coalescer = Coalescer(self.metadata.max_batch_size, self.triton.infer)
 
     async def classify(self, texts: list[str], options: ScoringOptions, route: str) -> list[SentimentResult]:
         """One result per text, in input order; only texts the cache does not know reach Triton."""
@@ -71,6 +72,11 @@ class SentimentService:
             self.drift.publish()
         return results
 
+    async def close(self) -> None:
+        """Stop the coalescer's calls, then the Triton client they use."""
+        await self.coalescer.close()
+        await self.triton.close()
+
     async def _run_model(self, texts: list[str], score_windows: bool) -> list[ModelOutput]:
         # One deadline covers all of a request's Triton calls, counted from when the work starts.
         deadline = asyncio.get_running_loop().time() + self.settings.triton_timeout_s
@@ -78,7 +84,7 @@ class SentimentService:
         batches = plan_batches(
             encoded, score_windows, self.buckets, self.metadata.pad_token_id, self.metadata.max_batch_size
         )
-        row_logits = await self._infer_all(batches, deadline)
+        row_logits = await self.coalescer.infer(batches, deadline)
         logits = combine_windows(
             np.concatenate(row_logits),
             [owner for batch in batches for owner in batch.owners],
@@ -99,14 +105,3 @@ class SentimentService:
                 )
             )
         return outputs
-
-    async def _infer_all(self, batches: list[BucketBatch], deadline: float) -> list[np.ndarray]:
-        if len(batches) == 1:
-            return [await self.triton.infer(batches[0], deadline)]
-        try:
-            # A TaskGroup cancels the sibling calls as soon as one fails: no work for an answer nobody reads.
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self.triton.infer(batch, deadline)) for batch in batches]
-        except* GatewayError as failures:
-            raise failures.exceptions[0] from None
-        return [task.result() for task in tasks]

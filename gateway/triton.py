@@ -24,7 +24,6 @@ from gateway.errors import (
     Overloaded,
 )
 from gateway.settings import Settings
-from gateway.tokenization import BucketBatch
 
 logger = logging.getLogger("gateway.triton")
 
@@ -109,8 +108,8 @@ class TritonModel:
             return False, f"Triton at {self.settings.triton_url} unreachable: {type(error).__name__} {error}"
         return True, None
 
-    async def infer(self, batch: BucketBatch, deadline: float) -> np.ndarray:
-        """Logits for one bucketed batch, or an error once the loop time passes ``deadline``.
+    async def infer(self, input_ids: np.ndarray, attention_mask: np.ndarray, deadline: float) -> np.ndarray:
+        """Logits for one padded batch (one shape), or an error once the loop time passes ``deadline``.
 
         Triton gets the time left as the request's queue timeout, so a request that could only
         finish too late is dropped there too instead of using the model for an answer nobody waits for.
@@ -122,7 +121,7 @@ class TritonModel:
         time_left_s = deadline - asyncio.get_running_loop().time()
         if time_left_s <= 0:
             raise InferenceTimeout(f"the {self.settings.triton_timeout_s:g} s deadline passed before Triton was called")
-        tensors = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+        tensors = {"input_ids": input_ids, "attention_mask": attention_mask}
         inputs = []
         for name in self.metadata.input_names:
             infer_input = triton_http.InferInput(name, list(tensors[name].shape), self.metadata.input_dtype)
@@ -153,7 +152,7 @@ class TritonModel:
             outcome = translated.error_type
             raise translated from error
         finally:
-            metrics.TRITON_LATENCY.labels(bucket=str(batch.bucket), outcome=outcome).observe(
+            metrics.TRITON_LATENCY.labels(bucket=str(input_ids.shape[1]), outcome=outcome).observe(
                 time.perf_counter() - started
             )
         return result.as_numpy(self.metadata.output_name)

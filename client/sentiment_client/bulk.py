@@ -1,0 +1,292 @@
+"""Score a table file: stream its rows in chunks, score chunks concurrently, checkpoint each, merge in order.
+
+Memory stays flat whatever the file's size: the reader streams, at most ``concurrency`` chunks are in
+flight, each finished chunk goes to disk at once (``checkpoint``), and the merge reads one chunk at a time.
+"""
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sentiment_client.checkpoint import Checkpoint
+from sentiment_client.client import AsyncSentimentClient, Outcome
+from sentiment_client.errors import InferenceFailed, InferenceTimeout, InvalidInput, SentimentError
+from sentiment_client.formats import InputTable, open_writer
+from sentiment_client.models import LongText, SentimentResult
+
+# Errors that are about the rows of a request, not the service: those rows go to the failure file and the
+# run goes on. Anything else (unreachable after retries, wrong key) stops the run, resumable.
+ROW_ERRORS = (InvalidInput, InferenceFailed, InferenceTimeout)
+ROW_COLUMN = "row"
+ERROR_COLUMNS = ("error_type", "error_message", "error_field", "request_id")
+CHECKPOINT_VERSION = 1
+
+
+class JobError(ValueError):
+    """The job cannot start as asked (missing column, clashing names, a checkpoint in the way)."""
+
+
+@dataclass(frozen=True)
+class ScoreJob:
+    """What to score and how; the CLI's arguments."""
+
+    input: Path
+    output: Path
+    failures: Path
+    column: str
+    input_format: str
+    output_format: str
+    batch_size: int | None = None
+    concurrency: int = 4
+    long_text: LongText = "truncate"
+    neutral_threshold: float | None = None
+    prefix: str = ""
+    resume: bool = False
+
+
+@dataclass
+class Summary:
+    rows: int = 0
+    scored: int = 0
+    done_before: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+    retries: Counter[str] = field(default_factory=Counter)
+    elapsed_s: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+
+class Progress(Protocol):
+    """What the runner reports as it goes; the CLI draws a bar from it."""
+
+    def start(self, total_rows: int) -> None: ...
+
+    def advance(self, rows: int) -> None: ...
+
+
+def result_schema(labels: Iterable[str], prefix: str) -> pa.Schema:
+    return pa.schema(
+        [
+            (f"{prefix}label", pa.string()),
+            (f"{prefix}score", pa.float64()),
+            *[(f"{prefix}score_{label}", pa.float64()) for label in labels],
+            (f"{prefix}truncated", pa.bool_()),
+            (f"{prefix}model", pa.string()),
+            (f"{prefix}model_version", pa.string()),
+        ]
+    )
+
+
+def error_schema() -> pa.Schema:
+    return pa.schema([(name, pa.string()) for name in ERROR_COLUMNS])
+
+
+def rechunk(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """Record batches of exactly ``size`` rows (the last one fewer), whatever sizes the reader yields."""
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    for batch in batches:
+        rest = batch
+        while rest.num_rows:
+            take = min(size - pending_rows, rest.num_rows)
+            pending.append(rest.slice(0, take))
+            pending_rows += take
+            rest = rest.slice(take)
+            if pending_rows == size:
+                yield _concat(pending)
+                pending, pending_rows = [], 0
+    if pending_rows:
+        yield _concat(pending)
+
+
+def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    return batches[0] if len(batches) == 1 else pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+
+
+def chunk_table(
+    batch: pa.RecordBatch, first_row: int, outcomes: list[Outcome | SentimentError], labels: list[str], prefix: str
+) -> pa.Table:
+    """The chunk's rows with their result columns (null where failed), error columns (null where scored)
+    and input row numbers: one file per chunk, split into output and failure file at the merge."""
+    results = [outcome if isinstance(outcome, SentimentResult) else None for outcome in outcomes]
+    errors = [outcome if isinstance(outcome, SentimentError) else None for outcome in outcomes]
+    schema = result_schema(labels, prefix)
+    result_values = [
+        [result and result.label for result in results],
+        [result and result.score for result in results],
+        *[[result and result.scores.get(label) for result in results] for label in labels],
+        [result and result.truncated for result in results],
+        [result and result.model for result in results],
+        [result and result.model_version for result in results],
+    ]
+    error_values = [
+        [error and error.type for error in errors],
+        [error and error.message for error in errors],
+        [error and error.field for error in errors],
+        [error and error.request_id for error in errors],
+    ]
+    table = pa.Table.from_batches([batch])
+    for schema_field, values in zip([*schema, *error_schema()], [*result_values, *error_values], strict=True):
+        table = table.append_column(schema_field, pa.array(values, type=schema_field.type))
+    rows = pa.array(range(first_row, first_row + batch.num_rows), type=pa.int64())
+    return table.append_column(pa.field(ROW_COLUMN, pa.int64()), rows)
+
+
+class BulkScorer:
+    def __init__(
+        self,
+        job: ScoreJob,
+        client: AsyncSentimentClient,
+        progress: Progress,
+        summary: Summary,
+        clock: Callable[[], float],
+    ) -> None:
+        self.job = job
+        self.client = client
+        self.progress = progress
+        self.summary = summary
+        self.clock = clock
+        self.checkpoint = Checkpoint.for_output(job.output)
+
+    async def run(self) -> Summary:
+        started = self.clock()
+        try:
+            await self._run()
+        finally:
+            self.summary.elapsed_s = self.clock() - started
+        return self.summary
+
+    async def _run(self) -> None:
+        job = self.job
+        table = InputTable(job.input, job.input_format)
+        self._check_column(table.schema)
+        labels = (await self.client.info()).labels
+        results = result_schema(labels, job.prefix)
+        if clashes := sorted(set(results.names) & set(table.schema.names)):
+            raise JobError(
+                f"the input already has column(s) {', '.join(clashes)}; name the result columns with --prefix, "
+                "e.g. --prefix sentiment_"
+            )
+        limits = await self.client.limits()
+        chunk_rows = min(job.batch_size or limits.max_texts_per_request, limits.max_texts_per_request)
+        done = self._open_checkpoint(chunk_rows)
+        self.summary.rows = table.count_rows()
+        self.progress.start(self.summary.rows)
+
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            for index, batch in enumerate(rechunk(table.batches(), chunk_rows)):
+                if index in done:
+                    self.summary.done_before += batch.num_rows
+                    self.progress.advance(batch.num_rows)
+                    continue
+                while len(in_flight) >= job.concurrency:
+                    finished, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    for task in finished:
+                        task.result()  # an error that stops the run is raised here
+                in_flight.add(asyncio.create_task(self._score_chunk(index, index * chunk_rows, batch, labels)))
+            for task in asyncio.as_completed(in_flight):
+                await task
+        finally:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        self._merge(table.schema, results)
+
+    def _check_column(self, schema: pa.Schema) -> None:
+        if self.job.column not in schema.names:
+            raise JobError(f"no column {self.job.column!r} in {self.job.input}; it has: {', '.join(schema.names)}")
+        column_type = schema.field(self.job.column).type
+        if not (pa.types.is_string(column_type) or pa.types.is_large_string(column_type)):
+            raise JobError(f"column {self.job.column!r} holds {column_type}, not text")
+
+    def _open_checkpoint(self, chunk_rows: int) -> set[int]:
+        job = self.job
+        stat = job.input.stat()
+        manifest = {
+            "version": CHECKPOINT_VERSION,
+            "input": str(job.input.resolve()),
+            "input_bytes": stat.st_size,
+            "input_mtime_ns": stat.st_mtime_ns,
+            "column": job.column,
+            "chunk_rows": chunk_rows,
+            "long_text": job.long_text,
+            "neutral_threshold": job.neutral_threshold,
+            "prefix": job.prefix,
+        }
+        if self.checkpoint.exists():
+            if not job.resume:
+                raise JobError(
+                    f"an interrupted run left {self.checkpoint.directory}: pass --resume to continue it, "
+                    "or delete that folder to start again"
+                )
+            self.checkpoint.check(manifest)
+            return self.checkpoint.completed()
+        self.checkpoint.start(manifest)
+        return set()
+
+    async def _score_chunk(self, index: int, first_row: int, batch: pa.RecordBatch, labels: list[str]) -> None:
+        job = self.job
+        texts = batch.column(job.column).to_pylist()
+        outcomes: list[Outcome | SentimentError] = [
+            InvalidInput(0, "invalid_input", "no text (null)", field=job.column) for _ in texts
+        ]
+        present = [position for position, text in enumerate(texts) if text is not None]
+        try:
+            scored: list[Outcome | SentimentError] = list(
+                await self.client.classify_many_outcomes(
+                    [texts[position] for position in present],
+                    long_text=job.long_text,
+                    neutral_threshold=job.neutral_threshold,
+                    batch_size=job.batch_size,
+                    concurrency=1,
+                )
+            )
+        except ROW_ERRORS as error:
+            scored = [error] * len(present)
+        for position, outcome in zip(present, scored, strict=True):
+            outcomes[position] = outcome
+        self.checkpoint.write_chunk(index, chunk_table(batch, first_row, outcomes, labels, job.prefix))
+        for outcome in outcomes:
+            if isinstance(outcome, SentimentError):
+                self.summary.failures[outcome.type] += 1
+            else:
+                self.summary.scored += 1
+        self.progress.advance(batch.num_rows)
+
+    def _merge(self, input_schema: pa.Schema, results: pa.Schema) -> None:
+        """Every chunk, in input order: scored rows to the output, failed rows to the failure file (written
+        only when there are some). Both appear under their names only when complete."""
+        job = self.job
+        output_schema = pa.schema([*input_schema, *results])
+        failure_schema = pa.schema([pa.field(ROW_COLUMN, pa.int64()), *input_schema, *error_schema()])
+        output_tmp = job.output.with_name(job.output.name + ".tmp")
+        failures_tmp = job.failures.with_name(job.failures.name + ".tmp")
+        writer = open_writer(output_tmp, job.output_format, output_schema)
+        failure_writer = None
+        try:
+            for chunk in self.checkpoint.chunks():
+                failed = pc.is_valid(chunk["error_type"])
+                writer.write(chunk.filter(pc.invert(failed)).select(output_schema.names).cast(output_schema))
+                if pc.any(failed).as_py():
+                    if failure_writer is None:
+                        failure_writer = open_writer(failures_tmp, job.output_format, failure_schema)
+                    failure_writer.write(chunk.filter(failed).select(failure_schema.names).cast(failure_schema))
+        finally:
+            writer.close()
+            if failure_writer is not None:
+                failure_writer.close()
+        output_tmp.replace(job.output)
+        if failure_writer is not None:
+            failures_tmp.replace(job.failures)
+        else:
+            job.failures.unlink(missing_ok=True)  # from an earlier run of the same job
+        self.checkpoint.remove()

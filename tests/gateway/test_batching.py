@@ -1,0 +1,293 @@
+"""The coalescer: its queue logic alone (properties), its lanes on the event loop, then through a real gateway.
+
+The lane tests drive a ``BucketLane`` with a model function the test controls (a small real
+implementation that records each call and answers when told), so the order of events is exact. The
+last tests send concurrent traffic through a real gateway and Triton and compare with sequential
+answers.
+"""
+
+import asyncio
+import random
+from collections import deque
+
+import httpx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import SST2_DEV, GatewayProcess
+
+from gateway.batching import BucketLane, Coalescer, Pending, take_batch
+from gateway.errors import InferenceFailed, InferenceTimeout
+from gateway.tokenization import BucketBatch, pad_to_bucket
+
+PURE = settings(max_examples=200, deadline=None, database=None)
+
+
+def rows_batch(*first_tokens: int, bucket: int = 8) -> BucketBatch:
+    """A request's batch whose rows are told apart by their first token."""
+    input_ids, attention_mask = pad_to_bucket([[token, 7] for token in first_tokens], bucket, pad_token_id=0)
+    return BucketBatch(owners=list(range(len(first_tokens))), input_ids=input_ids, attention_mask=attention_mask)
+
+
+class ScriptedModel:
+    """Answers each call when the test says so; the logits of a row are its first token, twice."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+        self.gates: list[asyncio.Future] = []
+
+    async def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray, deadline: float) -> np.ndarray:
+        assert input_ids.shape == attention_mask.shape, "one shape per call"
+        self.calls.append(input_ids[:, 0].tolist())
+        gate = asyncio.get_running_loop().create_future()
+        self.gates.append(gate)
+        error = await gate
+        if error is not None:
+            raise error
+        return np.repeat(input_ids[:, :1].astype(np.float32), 2, axis=1)
+
+    def finish(self, call: int, error: Exception | None = None) -> None:
+        self.gates[call].set_result(error)
+
+
+async def settle() -> None:
+    """Let every task that can run, run (a finished call resumes, frees its lane, the next call starts)."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+# --- take_batch: the queue logic, pure -------------------------------------------------------------------------
+
+
+@st.composite
+def queues(draw: st.DrawFn) -> tuple[deque[Pending], int, float]:
+    loop = asyncio.new_event_loop()
+    max_rows = draw(st.integers(1, 16))
+    now = 100.0
+    entries = deque()
+    for index in range(draw(st.integers(0, 12))):
+        reply = loop.create_future()
+        if draw(st.booleans()) and draw(st.booleans()):
+            reply.cancel()  # a caller that left
+        rows = draw(st.integers(1, max_rows))
+        deadline = now + draw(st.sampled_from([-1.0, 0.0, 1.0, 5.0]))
+        entries.append(Pending(rows_batch(*[index] * rows), deadline, reply))
+    loop.close()
+    return entries, max_rows, now
+
+
+@PURE
+@given(queues())
+def test_take_batch_keeps_arrival_order_never_overfills_and_accounts_for_every_row(
+    case: tuple[deque[Pending], int, float],
+) -> None:
+    queue, max_rows, now = case
+    before = list(queue)
+    taken = take_batch(queue, max_rows, now)
+
+    removed = before[: len(before) - len(queue)]
+    assert list(queue) == before[len(removed) :], "only the front of the queue is taken"
+    assert taken.rows_removed == sum(entry.rows for entry in removed)
+    assert sum(entry.rows for entry in taken.batch) <= max_rows
+    assert [e for e in removed if e in taken.batch] == taken.batch, "the batch keeps arrival order"
+    assert all(not e.reply.done() and e.deadline > now for e in taken.batch)
+    assert all(not e.reply.done() and e.deadline <= now for e in taken.expired)
+    assert all(e in taken.batch or e in taken.expired or e.reply.done() for e in removed), "nothing lost"
+    if queue:  # it stopped because the next live entry did not fit
+        head = queue[0]
+        assert not head.reply.done() and head.deadline > now
+        assert sum(entry.rows for entry in taken.batch) + head.rows > max_rows
+        assert taken.batch, "a non-empty queue always yields a call"
+
+
+# --- a lane on the event loop ----------------------------------------------------------------------------------
+
+
+async def test_an_idle_lane_sends_at_once_and_rows_gather_while_a_call_is_in_flight() -> None:
+    model = ScriptedModel()
+    lane = BucketLane(bucket=8, max_rows=8, run_batch=model)
+    deadline = asyncio.get_running_loop().time() + 10
+    first = lane.submit(rows_batch(1), deadline)
+    await settle()
+    assert model.calls == [[1]], "an idle lane must not wait for company"
+
+    second = lane.submit(rows_batch(2, 3), deadline)
+    third = lane.submit(rows_batch(4), deadline)
+    await settle()
+    assert model.calls == [[1]], "while a call is in flight, rows gather"
+
+    model.finish(0)
+    assert (await first)[:, 0].tolist() == [1]
+    await settle()
+    assert model.calls == [[1], [2, 3, 4]], "everything waiting goes as one call"
+    model.finish(1)
+    assert (await second)[:, 0].tolist() == [2, 3] and (await third)[:, 0].tolist() == [4]
+
+
+async def test_a_full_batch_goes_without_waiting_for_the_call_in_flight() -> None:
+    model = ScriptedModel()
+    lane = BucketLane(bucket=8, max_rows=3, run_batch=model)
+    deadline = asyncio.get_running_loop().time() + 10
+    replies = [lane.submit(rows_batch(token), deadline) for token in (1, 2, 3, 4, 5)]
+    await settle()
+    assert model.calls == [[1], [2, 3, 4]], "three rows waiting fill a batch: sent at once"
+    for call in range(2):
+        model.finish(call)
+    await settle()
+    assert model.calls[-1] == [5]
+    model.finish(2)
+    assert [int(reply[0, 0]) for reply in await asyncio.gather(*replies)] == [1, 2, 3, 4, 5]
+
+
+async def test_a_failed_call_fails_only_its_own_requests() -> None:
+    model = ScriptedModel()
+    lane = BucketLane(bucket=8, max_rows=8, run_batch=model)
+    deadline = asyncio.get_running_loop().time() + 10
+    first = lane.submit(rows_batch(1), deadline)
+    await settle()
+    in_failing_call = [lane.submit(rows_batch(2), deadline), lane.submit(rows_batch(3), deadline)]
+    model.finish(0)
+    await first
+    await settle()
+    after = lane.submit(rows_batch(4), deadline)
+    model.finish(1, InferenceFailed("Triton failed to run the model: boom"))
+    for reply in in_failing_call:
+        with pytest.raises(InferenceFailed, match="boom"):
+            await reply
+    await settle()
+    assert model.calls[-1] == [4], "the lane goes on after a failure"
+    model.finish(2)
+    assert (await after)[:, 0].tolist() == [4]
+
+
+async def test_callers_that_left_are_dropped_before_they_cost_compute() -> None:
+    model = ScriptedModel()
+    lane = BucketLane(bucket=8, max_rows=8, run_batch=model)
+    loop = asyncio.get_running_loop()
+    first = lane.submit(rows_batch(1), loop.time() + 10)
+    gone = lane.submit(rows_batch(2), loop.time() + 10)
+    expired = lane.submit(rows_batch(3), loop.time() + 0.01)
+    staying = lane.submit(rows_batch(4), loop.time() + 10)
+    gone.cancel()  # its client disconnected
+    await asyncio.sleep(0.02)
+    model.finish(0)
+    await first
+    await settle()
+    assert model.calls == [[1], [4]]
+    with pytest.raises(InferenceTimeout):
+        await expired
+    model.finish(1)
+    assert (await staying)[:, 0].tolist() == [4]
+    assert lane.queued_rows == 0 and lane.in_flight == 0
+
+
+async def test_a_request_past_its_deadline_gets_a_timeout_while_the_call_goes_on_for_the_others() -> None:
+    model = ScriptedModel()
+    coalescer = Coalescer(max_rows=8, run_batch=model)
+    loop = asyncio.get_running_loop()
+    patient = asyncio.create_task(coalescer.infer([rows_batch(1)], loop.time() + 10))
+    hasty = asyncio.create_task(coalescer.infer([rows_batch(2)], loop.time() + 10))
+    await settle()
+    model.finish(0)
+    await patient
+    await settle()
+    assert model.calls == [[1], [2]]
+    late = asyncio.create_task(coalescer.infer([rows_batch(3)], loop.time() + 0.01))
+    with pytest.raises(InferenceTimeout):
+        await late  # waited behind the call in flight; answered at its own deadline
+    model.finish(1)
+    assert (await hasty)[0][:, 0].tolist() == [2]
+    await settle()
+    assert model.calls == [[1], [2]], "the late request's rows were never sent"
+
+
+async def test_one_request_over_several_buckets_gets_each_batch_back_in_order() -> None:
+    model = ScriptedModel()
+    coalescer = Coalescer(max_rows=8, run_batch=model)
+    deadline = asyncio.get_running_loop().time() + 10
+    request = asyncio.create_task(
+        coalescer.infer([rows_batch(5, 6, bucket=16), rows_batch(7, bucket=8), rows_batch(8, bucket=16)], deadline)
+    )
+    await settle()
+    assert sorted(model.calls) == [[5, 6], [7]], "one call per bucket"
+    model.finish(0)
+    model.finish(1)
+    await settle()
+    model.finish(2)
+    assert [logits[:, 0].tolist() for logits in await request] == [[5, 6], [7], [8]]
+    await coalescer.close()
+
+
+# --- through a real gateway and Triton -------------------------------------------------------------------------
+
+
+def corpus(count: int, seed: int) -> list[str]:
+    """SST-2 sentences of every length, some repeated five times over so they need windows (long_text=windows)."""
+    sentences = [line.split("\t")[0] for line in SST2_DEV.read_text().splitlines()[1:]]
+    chosen = random.Random(seed).sample(sentences, count)
+    return [" ".join([text] * 40) if index % 10 == 0 else text for index, text in enumerate(chosen)]
+
+
+def scores(result: dict) -> list[float]:
+    return [result["scores"][label] for label in sorted(result["scores"])]
+
+
+async def test_concurrent_clients_get_exactly_the_answers_of_sequential_requests(
+    real_gateway: GatewayProcess,
+) -> None:
+    texts = corpus(60, seed=10)
+    async with httpx.AsyncClient(base_url=real_gateway.url, timeout=60) as client:
+
+        async def one(text: str) -> dict:
+            response = await client.post("/v1/sentiment", json={"text": text, "long_text": "windows"})
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        sequential = [await one(text) for text in texts]
+        concurrent = await asyncio.gather(*(one(text) for text in texts))
+    for alone, together in zip(sequential, concurrent, strict=True):
+        assert {key: alone[key] for key in ("label", "truncated", "windows", "model", "model_version")} == {
+            key: together[key] for key in ("label", "truncated", "windows", "model", "model_version")
+        }
+        np.testing.assert_allclose(scores(together), scores(alone), atol=1e-5)
+
+
+async def test_concurrent_batch_requests_keep_their_order(real_gateway: GatewayProcess) -> None:
+    texts = corpus(80, seed=11)
+    batches = [texts[start : start + 20] for start in range(0, len(texts), 20)]
+    async with httpx.AsyncClient(base_url=real_gateway.url, timeout=60) as client:
+        singles = [
+            (await client.post("/v1/sentiment", json={"text": text})).json() for text in (batches[0] + batches[2])
+        ]
+        answers = await asyncio.gather(*(client.post("/v1/sentiment/batch", json={"texts": b}) for b in batches))
+    results = [response.json()["results"] for response in answers]
+    assert [len(result) for result in results] == [20, 20, 20, 20]
+    for alone, together in zip(singles, results[0] + results[2], strict=True):
+        assert together["label"] == alone["label"] and together["truncated"] == alone["truncated"]
+        np.testing.assert_allclose(scores(together), scores(alone), atol=1e-5)
+
+
+def batch_rows_histogram(gateway: GatewayProcess) -> dict[str, float]:
+    """The gateway's own record of rows per Triton call (``gateway_batch_rows``), read with Prometheus' parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(gateway.url + "/metrics").text
+    [family] = [family for family in text_string_to_metric_families(text) if family.name == "gateway_batch_rows"]
+    totals: dict[str, float] = {}
+    for sample in family.samples:
+        if sample.name.endswith(("_count", "_sum")):
+            totals[sample.name.rsplit("_", 1)[1]] = totals.get(sample.name.rsplit("_", 1)[1], 0) + sample.value
+    return totals
+
+
+async def test_concurrent_requests_share_triton_calls(real_gateway: GatewayProcess) -> None:
+    before = batch_rows_histogram(real_gateway)
+    texts = corpus(64, seed=12)
+    async with httpx.AsyncClient(base_url=real_gateway.url, timeout=60) as client:
+        answers = await asyncio.gather(*(client.post("/v1/sentiment", json={"text": text}) for text in texts))
+    assert all(response.status_code == 200 for response in answers)
+    after = batch_rows_histogram(real_gateway)
+    calls, rows = after["count"] - before["count"], after["sum"] - before["sum"]
+    assert rows == len(texts), "every text went to Triton exactly once"
+    assert calls < len(texts) / 2, f"{calls:.0f} Triton calls for {len(texts)} concurrent single-text requests"

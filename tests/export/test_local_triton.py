@@ -1,12 +1,14 @@
 """The real tritonserver serving the export: readiness, exact logits, dynamic batching, real labels."""
 
 import asyncio
+import ipaddress
 import re
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import psutil
 import pytest
 import tritonclient.http as triton_http
 import tritonclient.http.aio as triton_aio
@@ -115,3 +117,20 @@ def test_a_model_that_fails_to_load_is_a_clear_start_error(tmp_path: Path) -> No
     (broken / "configs" / "cpu.pbtxt").write_text('backend: "python"\nmax_batch_size: "many"\n')
     with pytest.raises(TritonStartError, match=r"exited with code 1(.|\n)*failed to load all models"):
         start_triton(tmp_path / "repository", tmp_path / "work")
+
+
+def test_triton_listens_on_loopback_only(triton: RunningTriton) -> None:
+    """Triton has no keys or quotas: by default nothing off this machine may reach it, only the gateway."""
+    options = triton.server.options
+    listening = {
+        (connection.laddr.ip, connection.laddr.port)
+        for connection in psutil.Process(triton.server.process.pid).net_connections(kind="inet")
+        if connection.status == psutil.CONN_LISTEN
+    }
+    ports = {options.http_port, options.grpc_port, options.metrics_port}
+    assert {port for _, port in listening} == ports
+    # gRPC listens on an IPv6 socket that carries the IPv4 address (::ffff:127.0.0.1): loopback all the same.
+    addresses = {ipaddress.ip_address(address) for address, _ in listening}
+    assert {getattr(address, "ipv4_mapped", None) or address for address in addresses} == {
+        ipaddress.ip_address("127.0.0.1")
+    }

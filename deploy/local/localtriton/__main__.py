@@ -17,6 +17,7 @@ def start(args: argparse.Namespace) -> int:
         http_port=args.http_port,
         grpc_port=args.grpc_port,
         metrics_port=args.metrics_port,
+        address=args.address,
         model_config_name=args.model_config_name,
         work_dir=args.work_dir,
     )
@@ -53,6 +54,9 @@ def main() -> int:
     start_parser.add_argument("--http-port", type=int, default=8000)
     start_parser.add_argument("--grpc-port", type=int, default=8001)
     start_parser.add_argument("--metrics-port", type=int, default=8002)
+    start_parser.add_argument(
+        "--address", default="127.0.0.1", help="address of all three ports (default: %(default)s, this machine only)"
+    )
     start_parser.add_argument("--model-config-name", default="cpu")
     start_parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for readiness")
     start_parser.set_defaults(handler=start)

@@ -25,6 +25,8 @@ class TritonOptions:
     http_port: int = 8000
     grpc_port: int = 8001
     metrics_port: int = 8002
+    # Loopback only: Triton has no keys or quotas of its own, so only the gateway on this machine may reach it.
+    address: str = "127.0.0.1"
     model_config_name: str = "cpu"
     work_dir: Path = Path("run")
     exit_timeout_s: int = 3
@@ -36,7 +38,8 @@ class TritonOptions:
 
     @property
     def ready_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/v2/health/ready"
+        host = "127.0.0.1" if self.address in ("0.0.0.0", "::") else self.address
+        return f"http://{host}:{self.http_port}/v2/health/ready"
 
 
 def command(options: TritonOptions, installation: TritonInstallation, backend_dir: Path) -> list[str]:
@@ -45,8 +48,11 @@ def command(options: TritonOptions, installation: TritonInstallation, backend_di
         f"--model-repository={options.repository.resolve()}",
         f"--backend-directory={backend_dir.resolve()}",
         f"--model-config-name={options.model_config_name}",
+        f"--http-address={options.address}",
         f"--http-port={options.http_port}",
+        f"--grpc-address={options.address}",
         f"--grpc-port={options.grpc_port}",
+        f"--metrics-address={options.address}",
         f"--metrics-port={options.metrics_port}",
         # No GPU here: GPU metrics and pinned (page-locked) host memory would only fail or waste RAM.
         "--allow-gpu-metrics=false",

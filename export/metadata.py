@@ -17,7 +17,8 @@ Fields:
   tokenizer_dir   folder with the fast tokenizer's files, relative to this file
   pad_token_id    the id the gateway pads with, up to its length bucket
   precision       fp32, or int8 when exported with --quantize int8 (a CPU deployment variant)
-  max_batch_size  Triton's ``max_batch_size``; the gateway splits larger requests
+  max_batch_size  Triton's ``max_batch_size`` in every config the export writes (it refuses a config that
+                  differs); the gateway splits larger requests
 """
 
 import json
@@ -42,7 +43,8 @@ class ServingMetadata:
     tokenizer_dir: str = "tokenizer"
     pad_token_id: int = 0
     precision: str = "fp32"
-    max_batch_size: int = 64
+    # 256: sized for a GPU (export/triton_config.py says why); CPU configs share it.
+    max_batch_size: int = 256
     schema_version: int = SCHEMA_VERSION
 
     def write(self, version_dir: Path) -> Path:

@@ -1,10 +1,16 @@
 """Render and check the Triton model configurations of an exported model.
 
-Three configs share one ``model.onnx``:
+Four configs share one ``model.onnx``:
   ``config.pbtxt``                    production: official Triton container, onnxruntime backend on GPU
   ``configs/gpu-tensorrt-fp16.pbtxt`` the same with ONNX Runtime's TensorRT accelerator in FP16
                                       (``--model-config-name=gpu-tensorrt-fp16``): faster, after a slow first load
-  ``configs/cpu.pbtxt``               this machine: Python backend running ONNX Runtime (``--model-config-name=cpu``)
+  ``configs/cpu.pbtxt``               this machine: Python backend running ONNX Runtime (``--model-config-name=cpu``),
+                                      ragged batches (requests of several lengths share one call)
+  ``configs/cpu-strict.pbtxt``        the same, batching like the GPU backend: one shape per batch
+                                      (``--model-config-name=cpu-strict``), to reproduce production batching on CPU
+
+Every config has the serving metadata's ``max_batch_size``: the gateway splits requests at that value,
+so a config that disagrees with it is refused.
 
 They are text with comments, because the comments are the point: each says why a number is what it
 is. Every rendered text is parsed back into Triton's ``ModelConfig`` protobuf, and existing
@@ -31,22 +37,35 @@ class ConfigVariant:
     relative_path: str
     purpose: str
     backend: str
+    max_batch_why: str
     instance_group: str
     max_queue_delay_microseconds: int
     queue_delay_why: str
-    max_queue_size: int
-    warmup_batch_size: int
+    warmup_batch_size: int | None  # None: the metadata's max_batch_size
+    preferred_batch_size: str = ""
     extra: str = ""
     ragged_inputs: bool = False
 
 
+# The GPU figures cited below are ../shared/gpu/README.md's: one H100, DistilBERT-base in fp16, Triton 2.51
+# with 2 instances and a 0.5 ms queue delay, 64-token texts.
+GPU_MAX_BATCH_WHY = """full 64-row batches gave 32k texts/s on an H100, 256-row batches 58k and 1024-row 65k:
+# 256 reaches about 90 % of the peak at a quarter of the latency and activation memory of 1024."""
+
 GPU_INSTANCES = """instance_group [
   {
-    # Two instances per GPU: while one batch runs, the next one's host-to-device copy is prepared.
+    # Two instances per GPU (as measured): the batcher forms a batch only for a free instance, so with
+    # one the GPU would idle while each next batch is formed and copied to it.
     count: 2
     kind: KIND_GPU
   }
 ]"""
+
+GPU_PREFERRED = """  # Only full batches are cut early; anything smaller waits out the queue delay. A batch costs
+  # ~2.4 ms of launches whatever its size (64 rows 3.0 ms, 256 rows 4.4 ms on the H100), so a batch
+  # sent before it is full wastes most of one.
+  preferred_batch_size: [ 256 ]
+"""
 
 CPU_INSTANCES = """instance_group [
   {
@@ -84,38 +103,54 @@ GPU = ConfigVariant(
     relative_path="config.pbtxt",
     purpose="Production: the official Triton container on a GPU node, ONNX Runtime backend (CUDA).",
     backend="onnxruntime",
+    max_batch_why=GPU_MAX_BATCH_WHY,
     instance_group=GPU_INSTANCES,
     max_queue_delay_microseconds=500,
-    queue_delay_why="a GPU batch of DistilBERT takes a few ms, so waiting 0.5 ms fills batches under load "
-    "and costs an idle request almost nothing",
-    max_queue_size=1024,
-    warmup_batch_size=64,
+    queue_delay_why="a small GPU batch costs ~2.4 ms of launches (H100), so waiting up to 0.5 ms for more\n"
+    "  # rows is cheaper than launching a second batch, and an idle request pays at most 0.5 ms",
+    warmup_batch_size=None,
+    preferred_batch_size=GPU_PREFERRED,
 )
 GPU_TENSORRT_FP16 = ConfigVariant(
     relative_path="configs/gpu-tensorrt-fp16.pbtxt",
     purpose="Option: as config.pbtxt, with the TensorRT FP16 execution accelerator.",
     backend="onnxruntime",
+    max_batch_why=GPU_MAX_BATCH_WHY,
     instance_group=GPU_INSTANCES,
     max_queue_delay_microseconds=500,
     queue_delay_why=GPU.queue_delay_why,
-    max_queue_size=1024,
-    warmup_batch_size=64,
+    warmup_batch_size=None,
+    preferred_batch_size=GPU_PREFERRED,
     extra=TENSORRT_FP16,
 )
+CPU_MAX_BATCH_WHY = """the GPU configs' value: every config has the serving metadata's. On a CPU, batches
+# past 32 rows neither help nor hurt throughput (docs/benchmarks.md's batch-size sweep)."""
 CPU = ConfigVariant(
     relative_path="configs/cpu.pbtxt",
     purpose="Local CPU server: the Python backend runs the same model.onnx with ONNX Runtime (model.py).",
     backend="python",
+    max_batch_why=CPU_MAX_BATCH_WHY,
     instance_group=CPU_INSTANCES,
     max_queue_delay_microseconds=2000,
     queue_delay_why="one CPU batch takes 10-100 ms, so a 2 ms wait to merge concurrent requests is cheap "
     "and raises throughput",
-    max_queue_size=256,
     warmup_batch_size=1,
     extra=CPU_PARAMETERS,
     ragged_inputs=True,
 )
-VARIANTS = (GPU, GPU_TENSORRT_FP16, CPU)
+CPU_STRICT = ConfigVariant(
+    relative_path="configs/cpu-strict.pbtxt",
+    purpose="Local CPU server batching like the GPU backend: no ragged batching, so every batch Triton forms has\n"
+    "# one shape, as with the onnxruntime backend. Python backend running model.onnx (model.py).",
+    backend="python",
+    max_batch_why=CPU_MAX_BATCH_WHY,
+    instance_group=CPU_INSTANCES,
+    max_queue_delay_microseconds=CPU.max_queue_delay_microseconds,
+    queue_delay_why=CPU.queue_delay_why,
+    warmup_batch_size=1,
+    extra=CPU_PARAMETERS,
+)
+VARIANTS = (GPU, GPU_TENSORRT_FP16, CPU, CPU_STRICT)
 
 
 def _tensor(name: str, data_type: str, dims: str, why: str, extra: str = "") -> str:
@@ -146,9 +181,20 @@ model_warmup [
 
 RAGGED = """
     # Ragged: requests of different buckets may share one execute() call; model.py runs one ONNX Runtime
-    # call per shape. Without it Triton 2.51's batcher stalled requests of mixed buckets for ~500 ms
-    # (docs/benchmarks.md). Not on GPU: the onnxruntime backend needs one shape per batch.
+    # call per shape. Not on GPU: the onnxruntime backend needs one shape per batch (cpu-strict.pbtxt
+    # batches like it).
     allow_ragged_batch: true"""
+
+# Why no config has a default_queue_policy (Triton 2.51 = triton-inference-server/core r24.10). Any
+# queue policy field turns payload prefetching off (src/scheduler_utils.cc: support_prefetching_).
+# Without it, a batcher holding requests while every instance is busy waits for a free one in
+# DynamicBatchScheduler::WaitForPayloadSlotAvailable, a 500 ms poll on a condition variable that a
+# model instance going idle never signals (RateLimiter::DequeuePayload only counts it); only the next
+# arriving request wakes it. With closed-loop clients nothing arrives, so requests stalled up to
+# 500 ms: shape-true DistilBERT on CPU, concurrency 1, p99 560 ms with the policy, 48 ms without.
+NO_QUEUE_POLICY = """  # No default_queue_policy: with one, Triton 2.51's batcher noticed a freed instance only by a
+  # 500 ms poll (see export/triton_config.py). The gateway bounds the queue (in-flight permits per
+  # worker, 429 past them) and answers 504 at each request's deadline."""
 
 
 def render(metadata: ServingMetadata, variant: ConfigVariant) -> str:
@@ -173,27 +219,18 @@ def render(metadata: ServingMetadata, variant: ConfigVariant) -> str:
     sections = [
         f"# {variant.purpose}\n# Written by `python -m export`; edit freely, the export checks it against the model.",
         f'name: "{metadata.model_name}"\nbackend: "{variant.backend}"',
-        f"# {metadata.max_batch_size}: a full batch of DistilBERT at the longest bucket fits easily in the memory of\n"
-        "# a serving GPU or CPU node; the gateway splits larger requests so one client cannot hog a batch.\n"
+        f"# {metadata.max_batch_size}: {variant.max_batch_why}\n"
+        "# The gateway splits larger requests at the serving metadata's max_batch_size, the same value.\n"
         f"max_batch_size: {metadata.max_batch_size}",
         f"input [\n{inputs}\n]",
         f"output [\n{output}\n]",
         variant.instance_group,
         f"""dynamic_batching {{
-  # {variant.max_queue_delay_microseconds} us: {variant.queue_delay_why}.
+{variant.preferred_batch_size}  # {variant.max_queue_delay_microseconds} us: {variant.queue_delay_why}.
   max_queue_delay_microseconds: {variant.max_queue_delay_microseconds}
-  default_queue_policy {{
-    # Reject rather than queue without bound: past the gateway's deadline an answer is useless.
-    # Clients may set a shorter per-request timeout (the gateway passes its remaining deadline).
-    timeout_action: REJECT
-    default_timeout_microseconds: 5000000
-    allow_timeout_override: true
-    # A full queue answers at once ("exceeds maximum queue size"; the gateway maps it to 429)
-    # instead of letting latency grow: {variant.max_queue_size} requests is about a second of work.
-    max_queue_size: {variant.max_queue_size}
-  }}
+{NO_QUEUE_POLICY}
 }}""",
-        _warmup(metadata, variant.warmup_batch_size),
+        _warmup(metadata, variant.warmup_batch_size or metadata.max_batch_size),
     ]
     if variant.extra:
         sections.append(variant.extra)
@@ -216,8 +253,11 @@ def check(config: model_config_pb2.ModelConfig, metadata: ServingMetadata, origi
     problems = []
     if config.name and config.name != metadata.model_name:
         problems.append(f'name is "{config.name}", the folder is "{metadata.model_name}"')
-    if config.max_batch_size < 1:
-        problems.append("max_batch_size must be at least 1 (the gateway sends batches)")
+    if config.max_batch_size != metadata.max_batch_size:
+        problems.append(
+            f"max_batch_size is {config.max_batch_size}, the serving metadata's is {metadata.max_batch_size} "
+            "(the gateway splits requests at the metadata's value, so every config must have it)"
+        )
     if [tensor.name for tensor in config.input] != metadata.input_names:
         problems.append(f"inputs are {[t.name for t in config.input]}, the model has {metadata.input_names}")
     for tensor in config.input:

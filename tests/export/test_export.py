@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from google.protobuf import text_format
 from onnx import numpy_helper
 from support import COMMITTED_REPOSITORY, DEFAULT_MODEL_FILES, REAL_MODEL_NAME, REPO_ROOT, TINY_MODEL_NAME
 from transformers import DistilBertConfig, DistilBertModel
+from tritonclient.grpc import model_config_pb2
 
 from export import triton_config
 from export.checkpoint import load_checkpoint
@@ -60,22 +62,56 @@ def test_committed_configs_are_what_the_export_writes(model_repository: Path, va
     assert committed == triton_config.render(metadata, variant)
 
 
+def committed_config(relative_path: str) -> model_config_pb2.ModelConfig:
+    return triton_config.parse((COMMITTED_REPOSITORY / TINY_MODEL_NAME / relative_path).read_text(), relative_path)
+
+
 def test_committed_gpu_config_is_production_ready() -> None:
-    text = (COMMITTED_REPOSITORY / TINY_MODEL_NAME / "config.pbtxt").read_text()
-    config = triton_config.parse(text, "config.pbtxt")
+    config = committed_config("config.pbtxt")
     assert config.backend == "onnxruntime"
-    assert config.max_batch_size >= 64
-    assert [group.kind for group in config.instance_group] == [config.instance_group[0].KIND_GPU]
-    policy = config.dynamic_batching.default_queue_policy
-    assert policy.max_queue_size > 0 and policy.timeout_action == policy.REJECT
+    assert config.max_batch_size == ServingMetadata.max_batch_size == 256
+    assert [(group.kind, group.count) for group in config.instance_group] == [(config.instance_group[0].KIND_GPU, 2)]
+    assert list(config.dynamic_batching.preferred_batch_size) == [256]
     assert 0 < config.dynamic_batching.max_queue_delay_microseconds <= 1000
+    # A queue policy turns Triton 2.51's payload prefetching off and brings back its 500 ms stalls.
+    assert not config.dynamic_batching.HasField("default_queue_policy")
     assert len(config.model_warmup) == 1
     assert config.output[0].label_filename == "labels.txt"
-    fp16 = triton_config.parse(
-        (COMMITTED_REPOSITORY / TINY_MODEL_NAME / "configs/gpu-tensorrt-fp16.pbtxt").read_text(), ""
-    )
+    fp16 = committed_config("configs/gpu-tensorrt-fp16.pbtxt")
     accelerator = fp16.optimization.execution_accelerators.gpu_execution_accelerator[0]
     assert accelerator.name == "tensorrt" and accelerator.parameters["precision_mode"] == "FP16"
+
+
+@pytest.mark.parametrize(
+    ("relative_path", "ragged"), [("configs/cpu.pbtxt", True), ("configs/cpu-strict.pbtxt", False)]
+)
+def test_cpu_configs_differ_only_in_ragged_batching(relative_path: str, ragged: bool) -> None:
+    config = committed_config(relative_path)
+    assert config.backend == "python" and config.max_batch_size == ServingMetadata.max_batch_size
+    assert [tensor.allow_ragged_batch for tensor in config.input] == [ragged, ragged]
+    assert not config.dynamic_batching.HasField("default_queue_policy")
+    strict = committed_config("configs/cpu-strict.pbtxt")
+    for tensor in strict.input:
+        tensor.allow_ragged_batch = ragged
+    assert strict == config, "cpu-strict must batch like cpu in every other respect"
+
+
+def test_a_config_whose_max_batch_size_differs_from_the_metadata_stops_the_export(
+    tmp_path: Path, model_repository: Path
+) -> None:
+    metadata = ServingMetadata.read(model_repository / TINY_MODEL_NAME / "1")
+    model_dir = tmp_path / TINY_MODEL_NAME
+    (model_dir / "configs").mkdir(parents=True)
+    config = triton_config.parse(triton_config.render(metadata, triton_config.CPU_STRICT), "cpu-strict")
+    config.max_batch_size = 64  # e.g. hand-tuned down; the gateway would still send 256 rows
+    (model_dir / triton_config.CPU_STRICT.relative_path).write_text(text_format.MessageToString(config))
+    with pytest.raises(ExportError, match="max_batch_size is 64, the serving metadata's is 256"):
+        triton_config.write_or_check(model_dir, metadata, overwrite=False)
+    written = triton_config.write_or_check(model_dir, metadata, overwrite=True)
+    assert len(written) == len(triton_config.VARIANTS)
+    for variant in triton_config.VARIANTS:
+        path = model_dir / variant.relative_path
+        assert triton_config.parse(path.read_text(), str(path)).max_batch_size == metadata.max_batch_size
 
 
 def test_a_config_that_contradicts_the_model_stops_the_export(tmp_path: Path, model_repository: Path) -> None:

@@ -16,6 +16,9 @@ REPOSITORY ?= model_repository
 TRITON_HTTP_PORT ?= 8000
 TRITON_GRPC_PORT ?= 8001
 TRITON_METRICS_PORT ?= 8002
+# Which model_repository/NAME/configs/*.pbtxt the local Triton serves: cpu (ragged batches) or cpu-strict
+# (one shape per batch, like the GPU backend).
+TRITON_CONFIG ?= cpu
 GATEWAY_PORT ?= 8080
 GATEWAY_WORKERS ?= 2
 
@@ -79,13 +82,14 @@ $(MODEL_FILE): | setup
 export: setup ## Export MODEL to ONNX into the model repository (FORCE=1 to overwrite, REFERENCE=file.tsv for drift)
 	$(EXPORT) $(if $(FORCE),--force)
 
-triton: setup $(MODEL_FILE) ## Start the local tritonserver (CPU) and wait until it is ready
+triton: setup $(MODEL_FILE) ## Start the local tritonserver (CPU; TRITON_CONFIG=cpu-strict to batch like a GPU)
 	@if [ -f $(RUN_DIR)/triton.pid ] && kill -0 "$$(cat $(RUN_DIR)/triton.pid)" 2>/dev/null; then \
 		echo "Triton already running (pid $$(cat $(RUN_DIR)/triton.pid))"; \
 	else \
 		rm -f $(RUN_DIR)/triton.pid; \
 		$(BIN)/python -m localtriton --work-dir $(RUN_DIR) start --repository $(REPOSITORY) \
-			--http-port $(TRITON_HTTP_PORT) --grpc-port $(TRITON_GRPC_PORT) --metrics-port $(TRITON_METRICS_PORT); \
+			--http-port $(TRITON_HTTP_PORT) --grpc-port $(TRITON_GRPC_PORT) --metrics-port $(TRITON_METRICS_PORT) \
+			--model-config-name $(TRITON_CONFIG); \
 	fi
 
 gateway: setup ## Start the gateway (GATEWAY_WORKERS uvicorn workers) and wait until /readyz is 200

@@ -57,7 +57,11 @@ def main() -> int:
     start_parser.add_argument(
         "--address", default="127.0.0.1", help="address of all three ports (default: %(default)s, this machine only)"
     )
-    start_parser.add_argument("--model-config-name", default="cpu")
+    start_parser.add_argument(
+        "--model-config-name",
+        default="cpu",
+        help="serve configs/NAME.pbtxt of each model: cpu (ragged batches) or cpu-strict (one shape per batch)",
+    )
     start_parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for readiness")
     start_parser.set_defaults(handler=start)
     stop_parser = commands.add_parser("stop", help="stop the tritonserver started by `start`")

@@ -158,13 +158,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_on_free_ports(repository: Path, work_dir: Path, ready_timeout_s: float = 120) -> TritonServer:
-    """A tritonserver on free ports, ready when this returns: for tests, benchmarks and the soak."""
+def start_on_free_ports(
+    repository: Path, work_dir: Path, ready_timeout_s: float = 120, model_config_name: str = "cpu"
+) -> TritonServer:
+    """A tritonserver on free ports, ready when this returns: for tests, benchmarks and the soak.
+
+    ``model_config_name`` picks ``configs/<name>.pbtxt`` of each model: ``cpu`` or ``cpu-strict``.
+    """
     options = TritonOptions(
         repository=repository,
         http_port=free_port(),
         grpc_port=free_port(),
         metrics_port=free_port(),
+        model_config_name=model_config_name,
         work_dir=work_dir,
         exit_timeout_s=1,
     )

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from export.errors import ExportError
 from export.parity import DEFAULT_TOLERANCE
+from export.reuse import compare_with_existing
+from export.source import is_local, require_hub_or_cache
 
 DEFAULT_MODEL = "distilbert-base-uncased-finetuned-sst-2-english"
 
@@ -23,6 +25,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repository", type=Path, default=Path("model_repository"), help="model repository folder")
     parser.add_argument("--version", type=int, default=1, help="model version folder (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing version and its configs")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep an existing version exported from the same checkpoint (hub id, or a local folder with the same "
+        "files), precision and reference set; export over it otherwise (what `make run` does)",
+    )
     parser.add_argument(
         "--tolerance", type=float, default=DEFAULT_TOLERANCE, help="largest allowed |logit difference| ONNX vs PyTorch"
     )
@@ -47,10 +55,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    # Imported late so that --help answers without loading torch.
-    from export.pipeline import ExportRequest, run_export
-
+    logger = logging.getLogger("export")
+    replace_version = False
     try:
+        if args.reuse and not args.force:
+            version_dir = args.repository / args.name / str(args.version)
+            verdict = compare_with_existing(version_dir, args.model, args.quantize or "fp32", args.reference_data)
+            logger.info("%s", verdict.reason)
+            if verdict.reuse:
+                return 0
+            replace_version = True
+        if not is_local(args.model):
+            require_hub_or_cache(args.model)
+        # Imported late so that --help, a reused export and an unreachable hub answer without loading torch.
+        from export.pipeline import ExportRequest, run_export
+
         run_export(
             ExportRequest(
                 model=args.model,
@@ -58,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 repository=args.repository,
                 version=args.version,
                 force=args.force,
+                replace_version=replace_version,
                 tolerance=args.tolerance,
                 quantize=args.quantize,
                 parity_data=args.parity_data,
@@ -66,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     except ExportError as error:
-        logging.getLogger("export").error("export failed: %s", error)
+        logger.error("export failed: %s", error)
         return 2
     return 0
 

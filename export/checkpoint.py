@@ -14,6 +14,7 @@ from transformers import (
 )
 
 from export.errors import ExportError
+from export.source import is_local, require_hub_or_cache
 
 
 @dataclass
@@ -34,10 +35,6 @@ class Checkpoint:
         return int(self.model.config.max_position_embeddings)
 
 
-def _looks_like_path(source: str) -> bool:
-    return source.startswith(("/", "./", "../", "~")) or os.sep in source.rstrip(os.sep).split(os.sep, 2)[-1]
-
-
 def _check_local(path: Path) -> None:
     if not path.exists():
         raise ExportError(f"checkpoint path {path} does not exist")
@@ -47,17 +44,11 @@ def _check_local(path: Path) -> None:
         raise ExportError(f"checkpoint folder {path} is not readable, or has no readable config.json")
 
 
-def _load_config(source: str) -> PretrainedConfig:
+def _load_config(source: str, local_files_only: bool) -> PretrainedConfig:
     try:
-        return AutoConfig.from_pretrained(source)
+        return AutoConfig.from_pretrained(source, local_files_only=local_files_only)
     except OSError as error:
-        text = str(error)
-        if "couldn't connect" in text.lower() or "offline" in text.lower():
-            raise ExportError(
-                f"cannot reach the Hugging Face hub to download {source!r}. "
-                "Pass a local checkpoint folder instead: --model /path/to/checkpoint (make export MODEL=/path)"
-            ) from error
-        raise ExportError(f"cannot load {source!r}: {text.splitlines()[0]}") from error
+        raise ExportError(f"cannot load {source!r}: {str(error).splitlines()[0]}") from error
     except ValueError as error:
         raise ExportError(f"{source!r} is not a transformers checkpoint: {error}") from error
 
@@ -68,12 +59,15 @@ def load_checkpoint(source: str) -> Checkpoint:
     The architecture is checked before the weights load: ``AutoModelForSequenceClassification`` would
     otherwise happily put a randomly initialised head on a plain encoder and export garbage.
     """
-    local = Path(source).expanduser()
-    if local.exists() or _looks_like_path(source):
+    local_files_only = True
+    if is_local(source):
+        local = Path(source).expanduser()
         _check_local(local)
         source = str(local)
+    else:
+        local_files_only = require_hub_or_cache(source)
 
-    config = _load_config(source)
+    config = _load_config(source, local_files_only)
     architectures = config.architectures or []
     if not any(name.endswith("ForSequenceClassification") for name in architectures):
         raise ExportError(
@@ -81,8 +75,10 @@ def load_checkpoint(source: str) -> Checkpoint:
             "export a checkpoint fine-tuned for text classification"
         )
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(source, config=config)
-        tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, config=config, local_files_only=local_files_only
+        )
+        tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True, local_files_only=local_files_only)
     except OSError as error:
         raise ExportError(f"cannot load weights or tokenizer of {source!r}: {str(error).splitlines()[0]}") from error
     if not tokenizer.is_fast:

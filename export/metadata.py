@@ -9,6 +9,7 @@ Fields:
   schema_version  bumped when a field changes meaning; readers refuse versions they do not know
   model_name      the Triton model name
   source          the checkpoint it was exported from (hub id or local path)
+  source_digest   SHA-256 of a local checkpoint folder's files (empty for a hub id): tells a re-export apart
   max_length      the most tokens the model accepts (position embeddings); longer text is truncated
   input_names     ONNX/Triton input tensor names, in the order the model declares them
   input_dtype     Triton datatype of every input (INT64)
@@ -37,6 +38,7 @@ class ServingMetadata:
     source: str
     max_length: int
     labels: list[str]
+    source_digest: str = ""
     input_names: list[str] = field(default_factory=lambda: ["input_ids", "attention_mask"])
     input_dtype: str = "INT64"
     output_name: str = "logits"

@@ -16,7 +16,7 @@ from export.onnx_scoring import onnx_probabilities, token_counts
 from export.parity import DEFAULT_TOLERANCE, ParityReport, compare_with_pytorch
 from export.quantize import compare_int8_with_fp32, quantize_int8
 from export.repository import build_metadata, write_version
-from export.timing import step
+from export.timing import Steps
 
 logger = logging.getLogger("export")
 
@@ -29,7 +29,8 @@ class ExportRequest:
     name: str = "sentiment"
     repository: Path = Path("model_repository")
     version: int = 1
-    force: bool = False
+    force: bool = False  # overwrite an existing version and its configs
+    replace_version: bool = False  # overwrite an existing version, keeping (and checking) the configs
     tolerance: float = DEFAULT_TOLERANCE
     quantize: str | None = None  # "int8": write a dynamically quantized model for CPU serving
     parity_data: Path | None = None  # labelled TSV for the int8 report (default: built-in sentences)
@@ -53,23 +54,24 @@ def reference_profile(checkpoint: Checkpoint, onnx_path: Path, data: Path) -> Tr
 def run_export(request: ExportRequest) -> ParityReport:
     """Export ``request.model`` into the repository; raises ``ExportError`` on any user-fixable problem."""
     version_dir = request.repository / request.name / str(request.version)
-    if version_dir.exists() and not request.force:
+    if version_dir.exists() and not (request.force or request.replace_version):
         # Fail before the minutes of loading and exporting, not after.
         raise ExportError(f"{version_dir} already exists; pass --force to overwrite it")
 
-    with step(f"[1/4] load {request.model}"):
+    step = Steps(total=4 + (request.quantize == "int8") + (request.reference_data is not None))
+    with step(f"load {request.model}"):
         checkpoint = load_checkpoint(request.model)
     with tempfile.TemporaryDirectory(prefix="onnx-export-") as workdir:
-        with step("[2/4] export to ONNX (optimum, dynamic batch and sequence axes)"):
+        with step("export to ONNX (optimum, dynamic batch and sequence axes)"):
             onnx_path = export_onnx(checkpoint, Path(workdir))
             input_names = [
                 graph_input.name for graph_input in onnx.load(str(onnx_path), load_external_data=False).graph.input
             ]
-        with step(f"[3/4] check ONNX Runtime against PyTorch (tolerance {request.tolerance:g})"):
+        with step(f"check ONNX Runtime against PyTorch (tolerance {request.tolerance:g})"):
             report = compare_with_pytorch(checkpoint, onnx_path, request.tolerance)
         logger.info("      max |logit difference| %.2e, labels agree: %s", report.max_abs_diff, report.labels_agree)
         if request.quantize == "int8":
-            with step("[3b/4] quantize to int8 and compare with fp32"):
+            with step("quantize to int8 and compare with fp32"):
                 fp32_path = onnx_path
                 onnx_path = quantize_int8(fp32_path, Path(workdir) / "int8" / ONNX_FILENAME)
                 quantization = compare_int8_with_fp32(
@@ -79,11 +81,11 @@ def run_export(request: ExportRequest) -> ParityReport:
                 logger.info("      %s", line)
         profile = None
         if request.reference_data:
-            with step(f"[3c/4] profile the reference set {request.reference_data}"):
+            with step(f"profile the reference set {request.reference_data}"):
                 profile = reference_profile(checkpoint, onnx_path, request.reference_data)
             fractions = dict(zip(profile.labels, (round(f, 3) for f in profile.label_fractions), strict=True))
             logger.info("      %d texts, predicted label fractions %s", profile.texts, fractions)
-        with step(f"[4/4] write {version_dir}"):
+        with step(f"write {version_dir}"):
             metadata = build_metadata(checkpoint, request.name, input_names, request.quantize or "fp32")
             for line in write_version(
                 checkpoint, onnx_path, metadata, request.repository, request.version, request.force, profile

@@ -9,6 +9,7 @@ from export.checkpoint import Checkpoint
 from export.drift_profile import TrafficProfile
 from export.metadata import ServingMetadata
 from export.onnx_export import ONNX_FILENAME
+from export.source import checkpoint_digest, is_local
 
 PYTHON_BACKEND_MODEL = Path(__file__).with_name("python_backend_model.py")
 
@@ -17,6 +18,7 @@ def build_metadata(checkpoint: Checkpoint, name: str, input_names: list[str], pr
     return ServingMetadata(
         model_name=name,
         source=checkpoint.source,
+        source_digest=checkpoint_digest(Path(checkpoint.source)) if is_local(checkpoint.source) else "",
         max_length=checkpoint.max_length,
         labels=checkpoint.labels,
         input_names=input_names,

@@ -3,7 +3,7 @@
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 logger = logging.getLogger("export")
 
@@ -19,3 +19,15 @@ def step(name: str) -> Iterator[None]:
         logger.info("%s failed after %.1f s", name, time.perf_counter() - started)
         raise
     logger.info("%s done in %.1f s", name, time.perf_counter() - started)
+
+
+class Steps:
+    """Numbers the steps of one run plainly, ``[1/5]`` to ``[5/5]``, however many the options add."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.started = 0
+
+    def __call__(self, name: str) -> AbstractContextManager[None]:
+        self.started += 1
+        return step(f"[{self.started}/{self.total}] {name}")

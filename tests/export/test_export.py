@@ -2,8 +2,12 @@
 
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +15,15 @@ import onnx
 import pytest
 from google.protobuf import text_format
 from onnx import numpy_helper
-from support import COMMITTED_REPOSITORY, DEFAULT_MODEL_FILES, REAL_MODEL_NAME, REPO_ROOT, TINY_MODEL_NAME
+from support import (
+    COMMITTED_REPOSITORY,
+    DEFAULT_MODEL_FILES,
+    REAL_MODEL_NAME,
+    REPO_ROOT,
+    SST2_DEV,
+    STAND_IN_MODEL,
+    TINY_MODEL_NAME,
+)
 from transformers import DistilBertConfig, DistilBertModel
 from tritonclient.grpc import model_config_pb2
 
@@ -22,6 +34,7 @@ from export.metadata import ServingMetadata
 from export.parity import compare_with_pytorch
 from export.quantize import compare_int8_with_fp32, quantize_int8
 from export.random_checkpoint import tiny_config
+from export.source import checkpoint_digest
 
 
 def run_export_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -156,6 +169,62 @@ def test_rerun_refuses_to_overwrite_without_force(tiny_checkpoint: Path, tmp_pat
     assert "Traceback" not in second.stderr
     forced = run_export_cli(*args, "--force")
     assert forced.returncode == 0, forced.stderr
+
+
+def test_the_export_prints_its_own_numbered_steps_and_no_framework_noise(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    result = run_export_cli(
+        "--model", str(tiny_checkpoint), "--repository", str(tmp_path), "--reference-data", str(SST2_DEV)
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    for line in lines:  # every line is the export's own log line: "HH:MM:SS message"
+        time.strptime(line[:8], "%H:%M:%S")
+    started = [line[9:].split("]")[0] + "]" for line in lines if line.endswith(" ...")]
+    assert started == ["[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]"]
+
+
+def test_reuse_keeps_an_export_of_the_same_checkpoint_and_exports_another_over_it(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    repository = tmp_path / "repository"
+    args = ("--repository", str(repository), "--reuse")
+    assert run_export_cli("--model", str(tiny_checkpoint), *args).returncode == 0
+    version_dir = repository / TINY_MODEL_NAME / "1"
+
+    # The same files in another folder are the same checkpoint: one line, nothing exported.
+    moved = shutil.copytree(tiny_checkpoint, tmp_path / "moved-checkpoint")
+    reused = run_export_cli("--model", str(moved), *args)
+    assert reused.returncode == 0, reused.stderr
+    (line,) = reused.stderr.splitlines()
+    assert f"{version_dir} already holds {moved} (fp32): reusing it" in line
+
+    switched = run_export_cli("--model", str(STAND_IN_MODEL), *args)
+    assert switched.returncode == 0, switched.stderr
+    assert f"{version_dir} holds {tiny_checkpoint}, not {STAND_IN_MODEL}: exporting" in switched.stderr
+    metadata = ServingMetadata.read(version_dir)
+    assert metadata.source == str(STAND_IN_MODEL)
+    assert metadata.source_digest == checkpoint_digest(STAND_IN_MODEL)
+
+
+@pytest.fixture(params=["refused", "silent"])
+def unreachable_hub(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A hub address that refuses connections, or one that accepts them and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        if request.param == "silent":
+            listener.listen(8)  # the kernel completes the handshake; nobody ever reads the request
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_an_unreachable_hub_is_one_clear_line_within_seconds(unreachable_hub: str, tmp_path: Path) -> None:
+    env = {**os.environ, "HF_ENDPOINT": unreachable_hub, "HF_HOME": str(tmp_path / "empty-hf-cache")}
+    env.pop("HF_HUB_OFFLINE", None)
+    started = time.monotonic()
+    result = run_export_cli("--repository", str(tmp_path / "repository"), env=env)
+    assert time.monotonic() - started < 10
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert "cannot reach the Hugging Face hub" in line and "MODEL=/path/to/checkpoint" in line
 
 
 def _not_a_classifier(tmp: Path) -> str:

@@ -1,0 +1,45 @@
+"""Whether an existing export already is what was asked for, so ``make run`` keeps it instead of exporting again.
+
+Same checkpoint means the same hub id, or a local folder whose files have the same digest (wherever it
+lies now); the precision and the drift reference set must match too. Anything else is exported over it,
+so that ``make run MODEL=X`` always serves X.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from export.drift_profile import TrafficProfile
+from export.metadata import METADATA_FILENAME, ServingMetadata
+from export.source import checkpoint_digest, is_local
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Keep the existing export or export again, and the one line that says which and why."""
+
+    reuse: bool
+    reason: str
+
+
+def compare_with_existing(version_dir: Path, model: str, precision: str, reference_data: Path | None) -> Verdict:
+    if not (version_dir / METADATA_FILENAME).exists():
+        return Verdict(False, f"exporting {model} into {version_dir}")
+    try:
+        metadata = ServingMetadata.read(version_dir)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return Verdict(False, f"{version_dir} holds an export this version cannot read: exporting {model} over it")
+    if is_local(model):
+        local = Path(model).expanduser()
+        same_checkpoint = local.is_dir() and metadata.source_digest == checkpoint_digest(local)
+    else:
+        same_checkpoint = metadata.source == model
+    if not same_checkpoint:
+        return Verdict(False, f"{version_dir} holds {metadata.source}, not {model}: exporting {model} over it")
+    if metadata.precision != precision:
+        return Verdict(False, f"{version_dir} is a {metadata.precision} export, {precision} asked: exporting again")
+    if reference_data is not None:
+        profile = TrafficProfile.read(version_dir)
+        if profile is None or profile.source != str(reference_data):
+            return Verdict(False, f"{version_dir} has no reference profile of {reference_data}: exporting again")
+    return Verdict(True, f"{version_dir} already holds {model} ({precision}): reusing it (FORCE=1 exports again)")

@@ -25,7 +25,6 @@ GATEWAY_WORKERS ?= 2
 # Optional: a sentence<TAB>label file of typical traffic, for the drift reference profile.
 REFERENCE ?=
 
-MODEL_FILE := $(REPOSITORY)/$(NAME)/1/model.onnx
 EXPORT := $(BIN)/python -m export --model "$(MODEL)" --name $(NAME) --repository $(REPOSITORY) \
 	$(if $(REFERENCE),--reference-data "$(REFERENCE)")
 GATEWAY_URL := http://127.0.0.1:$(GATEWAY_PORT)
@@ -45,7 +44,7 @@ MODEL_S3_URI ?=
 TRITON_S3_ROLE_ARN ?=
 KUBE_CONTEXT ?=
 
-.PHONY: help setup system-deps export triton gateway run stop test lint format clean distclean deploy lock soak loadtest bench eval
+.PHONY: help setup system-deps model export triton gateway run stop test lint format clean distclean deploy lock soak loadtest bench eval
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,18 +55,25 @@ setup: $(VENV)/.installed ## Create the virtualenv and install every part (pinne
 SYSTEM_PACKAGES := redis-server chromium
 system-deps: ## Install the system packages the tests need (Debian/Ubuntu, as root; skipped when present)
 	@if command -v redis-server >/dev/null && command -v chromium >/dev/null; then \
-		echo "system packages present"; \
+		echo "system packages present: $(SYSTEM_PACKAGES)"; \
+	elif [ "$$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "missing $(SYSTEM_PACKAGES) for the tests: run 'sudo make system-deps' (Debian/Ubuntu) or install them yourself"; \
+		exit 1; \
 	else \
+		echo "installing $(SYSTEM_PACKAGES) with apt-get"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
 	fi
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml client/pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ required ($(PYTHON))"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	# torch first, alone: pinned to the CPU build so nothing later pulls the CUDA wheels.
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[export,gateway,local-server,deploy-check,bench,dev]"
+	@echo "setup: creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
+	@echo "setup: installing torch (CPU build)"
+	@# torch first, alone: pinned to the CPU build so nothing later pulls the CUDA wheels.
+	@$(BIN)/pip install --quiet torch==2.13.0
+	@echo "setup: installing the project and its pinned dependencies (about a minute)"
+	@$(BIN)/pip install --quiet -c constraints.txt -e ".[export,gateway,local-server,deploy-check,bench,dev]" -e ./client
 	touch $@
 
 # checkov pins packaging<24 and networkx<2.7, so it gets a venv of its own.
@@ -76,15 +82,16 @@ $(CHECKOV_VENV)/.installed: deploy/eks/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r deploy/eks/requirements-checkov.txt
 	touch $@
 
-$(MODEL_FILE): | setup
-	$(EXPORT)
+# Serve what MODEL names: keep an export of the same checkpoint (one line says so), export any other over it.
+model: setup
+	@$(EXPORT) --reuse
 
 export: setup ## Export MODEL to ONNX into the model repository (FORCE=1 to overwrite, REFERENCE=file.tsv for drift)
 	$(EXPORT) $(if $(FORCE),--force)
 
-triton: setup $(MODEL_FILE) ## Start the local tritonserver (CPU; TRITON_CONFIG=cpu-strict to batch like a GPU)
+triton: setup model ## Start the local tritonserver (CPU; TRITON_CONFIG=cpu-strict to batch like a GPU)
 	@if [ -f $(RUN_DIR)/triton.pid ] && kill -0 "$$(cat $(RUN_DIR)/triton.pid)" 2>/dev/null; then \
-		echo "Triton already running (pid $$(cat $(RUN_DIR)/triton.pid))"; \
+		echo "Triton already running (pid $$(cat $(RUN_DIR)/triton.pid)); to serve another MODEL: make stop, then make run"; \
 	else \
 		rm -f $(RUN_DIR)/triton.pid; \
 		$(BIN)/python -m localtriton --work-dir $(RUN_DIR) start --repository $(REPOSITORY) \
@@ -106,7 +113,7 @@ gateway: setup ## Start the gateway (GATEWAY_WORKERS uvicorn workers) and wait u
 		     tail -n 20 $(RUN_DIR)/gateway.log; exit 1; }
 	@echo "Gateway ready on $(GATEWAY_URL) (pid $$(cat $(RUN_DIR)/gateway.pid), log $(RUN_DIR)/gateway.log)"
 
-run: triton gateway ## Export if needed, start Triton and the gateway, print a curl example
+run: triton gateway ## Export MODEL unless already exported, start Triton and the gateway, print a curl example
 	@echo
 	@echo "Try it:"
 	@echo "  curl -s $(GATEWAY_URL)/v1/sentiment -H 'Content-Type: application/json' \\"
@@ -130,7 +137,7 @@ deploy: setup $(CHECKOV_VENV)/.installed ## Build, push and roll out to EKS (DRY
 	MODEL_REPOSITORY=$(REPOSITORY) KUBECTL=$(BIN)/kubectl PYTHON=$(BIN)/python CHECKOV=$(CHECKOV_VENV)/bin/checkov \
 		bash deploy/eks/deploy.sh
 
-test: setup $(CHECKOV_VENV)/.installed ## Run the test suite (starts its own Triton and gateways on free ports)
+test: setup system-deps $(CHECKOV_VENV)/.installed ## Run the test suite (starts its own Triton and gateways on free ports)
 	$(BIN)/pytest
 
 # Load tests and benchmarks (see docs/benchmarks.md). They target 127.0.0.1 only and stop by themselves.
@@ -158,7 +165,7 @@ eval: setup ## Accuracy through the running gateway and agreement with PyTorch: 
 	$(BIN)/python -m loadtest.eval --data $(DATA) --url $(GATEWAY_URL) --model-repository $(REPOSITORY) \
 		--model-name $(NAME)
 
-soak: setup $(MODEL_FILE) ## Opt-in, not in CI: hold ~70% of measured capacity for 10 min (SOAK_S); figures in results/
+soak: setup model ## Opt-in, not in CI: hold ~70% of measured capacity for 10 min (SOAK_S); figures in results/
 	$(BIN)/python -m loadtest.soak --duration $(or $(SOAK_S),600) --rate-fraction 0.7 \
 		--repository $(REPOSITORY) --model $(NAME) --out results
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from localtriton.server import TritonServer, free_port, start_on_free_ports
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("SHARED_DIR", REPO_ROOT.parent / "shared"))
@@ -132,7 +133,7 @@ class RedisProcess:
 def start_redis(work_dir: Path) -> RedisProcess:
     binary = shutil.which("redis-server")
     if binary is None:
-        raise RuntimeError("redis-server is not installed: apt-get install -y redis-server (make setup does it)")
+        raise RuntimeError("redis-server is not installed: run `make system-deps` as root (Debian/Ubuntu)")
     port = free_port()
     process = subprocess.Popen(
         [
@@ -186,3 +187,18 @@ def gateway_settings(
 def restart(server: TritonServer) -> TritonServer:
     """The same server again, on the same ports, as after a crash and a restart."""
     return TritonServer(dataclasses.replace(server.options)).start(ready_timeout_s=120)
+
+
+def gateway_batch_calls(gateway: GatewayProcess) -> tuple[float, float]:
+    """(Triton calls, rows in them) the gateway's coalescer has made, from ``gateway_batch_rows`` on /metrics."""
+    text = urllib.request.urlopen(gateway.url + "/metrics", timeout=5).read().decode()
+    samples = [
+        sample
+        for family in text_string_to_metric_families(text)
+        if family.name == "gateway_batch_rows"
+        for sample in family.samples
+    ]
+    return (
+        sum(sample.value for sample in samples if sample.name.endswith("_count")),
+        sum(sample.value for sample in samples if sample.name.endswith("_sum")),
+    )

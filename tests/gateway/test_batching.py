@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import SST2_DEV, GatewayProcess
+from support import SST2_DEV, GatewayProcess, gateway_batch_calls
 
 from gateway.batching import BucketLane, Coalescer, Pending, take_batch
 from gateway.errors import InferenceFailed, InferenceTimeout
@@ -268,26 +268,13 @@ async def test_concurrent_batch_requests_keep_their_order(real_gateway: GatewayP
         np.testing.assert_allclose(scores(together), scores(alone), atol=1e-5)
 
 
-def batch_rows_histogram(gateway: GatewayProcess) -> dict[str, float]:
-    """The gateway's own record of rows per Triton call (``gateway_batch_rows``), read with Prometheus' parser."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    text = httpx.get(gateway.url + "/metrics").text
-    [family] = [family for family in text_string_to_metric_families(text) if family.name == "gateway_batch_rows"]
-    totals: dict[str, float] = {}
-    for sample in family.samples:
-        if sample.name.endswith(("_count", "_sum")):
-            totals[sample.name.rsplit("_", 1)[1]] = totals.get(sample.name.rsplit("_", 1)[1], 0) + sample.value
-    return totals
-
-
 async def test_concurrent_requests_share_triton_calls(real_gateway: GatewayProcess) -> None:
-    before = batch_rows_histogram(real_gateway)
+    calls_before, rows_before = gateway_batch_calls(real_gateway)
     texts = corpus(64, seed=12)
     async with httpx.AsyncClient(base_url=real_gateway.url, timeout=60) as client:
         answers = await asyncio.gather(*(client.post("/v1/sentiment", json={"text": text}) for text in texts))
     assert all(response.status_code == 200 for response in answers)
-    after = batch_rows_histogram(real_gateway)
-    calls, rows = after["count"] - before["count"], after["sum"] - before["sum"]
+    calls_after, rows_after = gateway_batch_calls(real_gateway)
+    calls, rows = calls_after - calls_before, rows_after - rows_before
     assert rows == len(texts), "every text went to Triton exactly once"
     assert calls < len(texts) / 2, f"{calls:.0f} Triton calls for {len(texts)} concurrent single-text requests"

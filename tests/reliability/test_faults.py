@@ -6,7 +6,6 @@ load, because that is when a hung connection, a leaked permit or a 500 shows.
 
 import asyncio
 import dataclasses
-import re
 import signal
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from reliability_helpers import (
     closed_loop,
     send,
     summary,
+    triton_counter,
     wait_for_status,
 )
 from support import RunningTriton, gateway_settings, start_gateway
@@ -98,25 +98,18 @@ async def test_a_slow_triton_under_load_gives_504_within_the_deadline_and_drops_
     )
     gateway = start_gateway(settings, tmp_path / "gateway.log")
     try:
-        executed_before = lingering_inference_count(paced_triton)
+        executed_before = triton_counter(paced_triton, "nv_inference_count", "lingering")
         async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
             outcomes = await asyncio.gather(*(send(client, "/v1/sentiment", {"text": f"t{i}"}) for i in range(24)))
         assert_bounded(outcomes, frozenset({504}), deadline_s + SLACK_S)
         assert all(outcome.error_type == "inference_timeout" for outcome in outcomes), summary(outcomes)
         await asyncio.sleep(2.5)  # let the batch that did start finish
-        executed = lingering_inference_count(paced_triton) - executed_before
+        executed = triton_counter(paced_triton, "nv_inference_count", "lingering") - executed_before
         # One batch of at most 8 was running when the deadline passed; the other 16 expired in Triton's queue.
         assert executed <= 8, f"Triton ran {executed} of 24 requests whose client had given up"
         assert httpx.get(gateway.url + "/healthz", timeout=5).status_code == 200
     finally:
         gateway.stop()
-
-
-def lingering_inference_count(triton: RunningTriton) -> int:
-    """Texts Triton has run through the lingering model so far (its ``nv_inference_count``)."""
-    text = httpx.get(triton.metrics_url, timeout=5).text
-    match = re.search(r'^nv_inference_count\{model="lingering",version="1"\} (\d+)', text, re.MULTILINE)
-    return int(match.group(1)) if match else 0
 
 
 async def turned_away(url: str) -> str:

@@ -18,11 +18,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from loadtest.bench.stats import WindowSample
+from loadtest.bench.triton_metrics import InferenceCounts
 
 # Sends the request for corpus item ``index`` and returns how many texts it classified; raises on any failure.
 SendFunction = Callable[[int], Awaitable[int]]
 # Cumulative CPU seconds of something (this process, a server's process tree).
 CpuClock = Callable[[], float]
+# Triton's cumulative rows and executions of the model under test.
+TritonCounter = Callable[[], InferenceCounts]
 
 
 def machine_busy_cpu() -> float:
@@ -92,8 +95,8 @@ async def _client(send: SendFunction, indices: itertools.count, item_count: int,
         window.record(started, time.perf_counter(), texts, None)
 
 
-async def _sample_cpu_at_window_edges(window: _Window, clocks: list[CpuClock]) -> list[float]:
-    """CPU seconds spent by each clock between the window's start and end."""
+async def _sample_at_window_edges(window: _Window, clocks: list[CpuClock | TritonCounter]) -> list:
+    """What each clock counted between the window's start and end (CPU seconds, or Triton's counts)."""
     await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
     at_start = [clock() for clock in clocks]
     await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
@@ -105,17 +108,27 @@ async def run_closed_loop(
     item_count: int,
     settings: LoadSettings,
     server_cpu: CpuClock | None = None,
+    gateway_cpu: CpuClock | None = None,
+    triton_counts: TritonCounter | None = None,
 ) -> WindowSample:
-    """Run ``settings.concurrency`` clients over items ``0..item_count-1`` (round robin, shared order)."""
+    """Run ``settings.concurrency`` clients over items ``0..item_count-1`` (round robin, shared order).
+
+    ``server_cpu`` covers every server process; ``gateway_cpu`` the gateway's alone, for its cost per request;
+    ``triton_counts`` reads Triton's counters, for how full its batches were.
+    """
     if settings.concurrency < 1 or item_count < 1:
         raise ValueError("concurrency and item_count must be at least 1")
     now = time.perf_counter()
     window = _Window(start=now + settings.warmup_s, end=now + settings.warmup_s + settings.duration_s)
     indices = itertools.count()
-    clocks: list[CpuClock] = [time.process_time, machine_busy_cpu] + ([server_cpu] if server_cpu else [])
-    cpu_task = asyncio.create_task(_sample_cpu_at_window_edges(window, clocks))
+    optional = {"server": server_cpu, "gateway": gateway_cpu, "triton": triton_counts}
+    measured = [name for name, clock in optional.items() if clock is not None]
+    clocks = [time.process_time, machine_busy_cpu] + [optional[name] for name in measured]
+    edges = asyncio.create_task(_sample_at_window_edges(window, clocks))
     clients = [asyncio.create_task(_client(send, indices, item_count, window)) for _ in range(settings.concurrency)]
-    cpu_spent = await cpu_task
+    client_cpu_s, machine_cpu_s, *spent = await edges
+    by_name = dict(zip(measured, spent, strict=True))
+    triton = by_name.get("triton")
     _, stragglers = await asyncio.wait(
         clients, timeout=max(0.0, window.end - time.perf_counter()) + settings.drain_timeout_s
     )
@@ -127,8 +140,11 @@ async def run_closed_loop(
         texts=window.texts,
         errors=window.errors,
         window_s=settings.duration_s,
-        client_cpu_s=cpu_spent[0],
-        machine_cpu_s=cpu_spent[1],
-        server_cpu_s=cpu_spent[2] if server_cpu else None,
+        client_cpu_s=client_cpu_s,
+        machine_cpu_s=machine_cpu_s,
+        server_cpu_s=by_name.get("server"),
+        gateway_cpu_s=by_name.get("gateway"),
+        triton_rows=triton.rows if triton else None,
+        triton_executions=triton.executions if triton else None,
         error_examples=window.error_examples,
     )

@@ -8,7 +8,8 @@
   int8 quantization), when the export offers that option.
 
 Exports go through ``python -m export`` as a user would run it, one repository per model so that
-each Triton run loads only the model it measures.
+each Triton run loads only the model it measures. An export is reused while its Triton configs are
+exactly what this checkout's export writes; otherwise (an older checkout's configs) it is redone.
 """
 
 import os
@@ -17,6 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from export import triton_config
 from export.metadata import ServingMetadata
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -81,6 +83,19 @@ def _checkpoint(kind: str, build_dir: Path, rebuild: bool) -> Path:
     return out
 
 
+def is_current(model: BenchModel) -> bool:
+    """Whether the export exists and its configs are what this checkout's export would write for it."""
+    if not (model.version_dir / "model.onnx").exists():
+        return False
+    metadata = model.metadata
+    model_dir = model.repository / model.name
+    return all(
+        (model_dir / variant.relative_path).exists()
+        and (model_dir / variant.relative_path).read_text(encoding="utf-8") == triton_config.render(metadata, variant)
+        for variant in triton_config.VARIANTS
+    )
+
+
 def prepare_model(key: str, build_dir: Path, rebuild: bool = False) -> BenchModel:
     """Build (or reuse) the checkpoint and the exported repository of model ``key``."""
     if key not in MODEL_KEYS:
@@ -88,7 +103,7 @@ def prepare_model(key: str, build_dir: Path, rebuild: bool = False) -> BenchMode
     quantized = key.endswith("-int8")
     checkpoint = _checkpoint(key.removesuffix("-int8"), build_dir, rebuild)
     model = BenchModel(key=key, checkpoint=checkpoint, repository=build_dir / "repositories" / key, quantized=quantized)
-    if rebuild or not (model.version_dir / "model.onnx").exists():
+    if rebuild or not is_current(model):
         command = [
             sys.executable,
             "-m",

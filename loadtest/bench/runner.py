@@ -3,8 +3,16 @@
 Systems run one after another, never side by side, and a server runs only while it is measured:
 on a 2-core machine an idle-but-present server, or a neighbour's warm-up, would show in the
 numbers of whatever is measured at the time. The order per model is the limit (no server), Triton
-direct, the full stack (Triton + gateway), then the baseline (PyTorch; skipped for the int8 model,
-whose baseline is the same fp32 PyTorch server as the shape-true model's).
+direct, the full stack (Triton + gateway) and the same with its answer cache (Triton serving
+``configs/cpu.pbtxt``, ragged batches), the full stack again in front of a Triton serving
+``configs/cpu-strict.pbtxt`` (one shape per batch, as the GPU backend batches), then the baseline
+(PyTorch). The int8 model skips the baseline (its baseline is the same fp32 PyTorch server as the
+shape-true model's) and the answer cache (the cache does not depend on the model; this keeps
+``make bench`` near 20 minutes).
+
+Every cell with a Triton behind it also reads Triton's counters at the window's edges (rows per
+execution: how full the batches were), and every full-stack cell the gateway's own CPU time
+(CPU per request: what the gateway costs).
 """
 
 import gc
@@ -12,11 +20,12 @@ import logging
 import os
 import random
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 import psutil
-from localtriton.server import start_on_free_ports
+from localtriton.server import TritonServer, start_on_free_ports
 
 from loadtest.bench.limit import InProcessLimit, OnnxClassifier, sweep_batch_sizes
 from loadtest.bench.loadgen import LoadSettings, run_closed_loop
@@ -24,10 +33,13 @@ from loadtest.bench.models import BenchModel, prepare_model
 from loadtest.bench.servers import start_baseline, start_gateway
 from loadtest.bench.stats import CellResult, summarize
 from loadtest.bench.systems import JsonHttpSystem, StreamJsonHttpSystem, TritonDirect, process_tree_cpu
+from loadtest.bench.triton_metrics import read_counts
 
 logger = logging.getLogger("loadtest.bench")
 
-SYSTEMS = ("limit", "triton", "stack", "stack-cached", "baseline")
+SYSTEMS = ("limit", "triton", "stack", "stack-cached", "stack-strict", "baseline")
+# Triton's CPU configs (model_repository/NAME/configs/*.pbtxt): ragged batches, or one shape per batch.
+RAGGED_CONFIG, STRICT_CONFIG = "cpu", "cpu-strict"
 CACHE_SIZE = 10_000  # the gateway's default
 
 
@@ -63,6 +75,15 @@ class ServerGone(RuntimeError):
     """A server under test exited in the middle of the run (crashed, or was killed from outside)."""
 
 
+@dataclass(frozen=True)
+class Probes:
+    """What a cell reads at its window's edges besides the load generator's and the servers' CPU."""
+
+    gateway_pids: tuple[int, ...] = ()  # the gateway's CPU per request
+    triton: TritonServer | None = None  # Triton's rows per execution of ``model_name``
+    model_name: str = ""
+
+
 class System(Protocol):
     name: str
 
@@ -72,20 +93,27 @@ class System(Protocol):
     def server_pids(self) -> list[int]: ...
 
 
-async def measure(system: System, model: str, item_count: int, settings: BenchSettings) -> list[CellResult]:
+async def measure(
+    system: System, model: str, item_count: int, settings: BenchSettings, probes: Probes = Probes()
+) -> list[CellResult]:
     """Every concurrency level against one system, lowest first, over one connection pool."""
     await system.open()
     results = []
     try:
         pids = system.server_pids()
         server_cpu = process_tree_cpu(pids) if pids else None
+        gateway_cpu = process_tree_cpu(probes.gateway_pids) if probes.gateway_pids else None
+        triton_counts = None
+        if probes.triton is not None:
+            metrics_url = f"http://127.0.0.1:{probes.triton.options.metrics_port}/metrics"
+            triton_counts = partial(read_counts, metrics_url, probes.model_name)
         for concurrency in settings.concurrency:
             load = LoadSettings(concurrency=concurrency, warmup_s=settings.warmup_s, duration_s=settings.duration_s)
-            sample = await run_closed_loop(system.send, item_count, load, server_cpu)
+            sample = await run_closed_loop(system.send, item_count, load, server_cpu, gateway_cpu, triton_counts)
             result = summarize(model, system.name, concurrency, sample)
             logger.info(
-                "%-15s %-8s c=%-4d %8.1f texts/s  p50 %8.1f ms  p95 %8.1f ms  p99 %8.1f ms  errors %d  "
-                "client CPU %3.0f%%",
+                "%-15s %-12s c=%-4d %8.1f texts/s  p50 %8.1f ms  p95 %8.1f ms  p99 %8.1f ms  errors %d  "
+                "client CPU %3.0f%%  rows/execution %s  gateway CPU/request %s ms",
                 model,
                 system.name,
                 concurrency,
@@ -95,6 +123,8 @@ async def measure(system: System, model: str, item_count: int, settings: BenchSe
                 result.p99_ms,
                 result.errors,
                 result.client_cpu_percent,
+                "-" if result.rows_per_execution is None else f"{result.rows_per_execution:.1f}",
+                "-" if result.gateway_cpu_ms_per_request is None else f"{result.gateway_cpu_ms_per_request:.2f}",
             )
             results.append(result)
             if gone := [pid for pid in pids if not psutil.pid_exists(pid)]:
@@ -121,50 +151,57 @@ async def _run_limit(model: BenchModel, texts: list[str], settings: BenchSetting
     gc.collect()  # free the session's threads and arenas before the servers start
 
 
-async def _run_served(model: BenchModel, texts: list[str], settings: BenchSettings, run: ModelRun) -> None:
-    pool = max(settings.concurrency)
-    labels = model.metadata.labels
-    triton = start_on_free_ports(model.repository, settings.work_dir / model.key, ready_timeout_s=300)
+async def _run_stack(
+    name: str, triton: TritonServer, model: BenchModel, texts: list[str], settings: BenchSettings, cache_size: int = 0
+) -> list[CellResult]:
+    """One full-stack system: a gateway started for it in front of ``triton``, stopped afterwards."""
+    triton_url = f"127.0.0.1:{triton.options.http_port}"
+    gateway = start_gateway(
+        triton_url, model.repository, model.name, settings.gateway_workers, settings.work_dir / model.key, cache_size
+    )
     try:
-        triton_url = f"127.0.0.1:{triton.options.http_port}"
-        if "triton" in settings.systems:
-            direct = TritonDirect(triton_url, model.version_dir, texts, pool, triton.process.pid)
-            run.results += await measure(direct, model.key, len(texts), settings)
-        if "stack" in settings.systems:
-            gateway = start_gateway(
-                triton_url, model.repository, model.name, settings.gateway_workers, settings.work_dir / model.key
-            )
-            try:
-                stack = JsonHttpSystem(
-                    "stack", gateway.base_url + "/v1/sentiment", texts, labels, pool, [triton.process.pid, gateway.pid]
-                )
-                run.results += await measure(stack, model.key, len(texts), settings)
-            finally:
-                gateway.stop()
-        if "stack-cached" in settings.systems:
+        url, pids = gateway.base_url + "/v1/sentiment", [triton.process.pid, gateway.pid]
+        pool, labels = max(settings.concurrency), model.metadata.labels
+        if cache_size:
             stream = repeated_stream(texts, settings.cache_repeat_rate, STREAM_LENGTH)
-            gateway = start_gateway(
-                triton_url,
-                model.repository,
-                model.name,
-                settings.gateway_workers,
-                settings.work_dir / model.key,
-                cache_size=CACHE_SIZE,
-            )
-            try:
-                cached = StreamJsonHttpSystem(
-                    "stack-cached",
-                    gateway.base_url + "/v1/sentiment",
-                    stream,
-                    labels,
-                    pool,
-                    [triton.process.pid, gateway.pid],
-                )
-                run.results += await measure(cached, model.key, len(stream), settings)
-            finally:
-                gateway.stop()
+            system = StreamJsonHttpSystem(name, url, stream, labels, pool, pids)
+        else:
+            system = JsonHttpSystem(name, url, texts, labels, pool, pids)
+        probes = Probes(gateway_pids=(gateway.pid,), triton=triton, model_name=model.name)
+        return await measure(system, model.key, len(system.bodies), settings, probes)
     finally:
-        triton.stop()
+        gateway.stop()
+
+
+async def _run_served(model: BenchModel, texts: list[str], settings: BenchSettings, run: ModelRun) -> None:
+    """Triton direct and the full stacks: first against the ragged CPU config, then against the strict one."""
+    systems = set(settings.systems) - ({"stack-cached"} if model.quantized else set())
+    if systems & {"triton", "stack", "stack-cached"}:
+        triton = start_on_free_ports(
+            model.repository, settings.work_dir / model.key, ready_timeout_s=300, model_config_name=RAGGED_CONFIG
+        )
+        try:
+            if "triton" in systems:
+                triton_url = f"127.0.0.1:{triton.options.http_port}"
+                direct = TritonDirect(
+                    triton_url, model.version_dir, texts, max(settings.concurrency), triton.process.pid
+                )
+                probes = Probes(triton=triton, model_name=model.name)
+                run.results += await measure(direct, model.key, len(texts), settings, probes)
+            if "stack" in systems:
+                run.results += await _run_stack("stack", triton, model, texts, settings)
+            if "stack-cached" in systems:
+                run.results += await _run_stack("stack-cached", triton, model, texts, settings, CACHE_SIZE)
+        finally:
+            triton.stop()
+    if "stack-strict" in systems:
+        strict = start_on_free_ports(
+            model.repository, settings.work_dir / model.key, ready_timeout_s=300, model_config_name=STRICT_CONFIG
+        )
+        try:
+            run.results += await _run_stack("stack-strict", strict, model, texts, settings)
+        finally:
+            strict.stop()
 
 
 STREAM_LENGTH = 200_000  # more requests than any cell sends, so no text comes back by wrapping around
@@ -216,7 +253,7 @@ async def run_model(key: str, texts: list[str], settings: BenchSettings) -> Mode
     steps = []
     if "limit" in settings.systems:
         steps.append(_run_limit)
-    if {"triton", "stack"} & set(settings.systems):
+    if {"triton", "stack", "stack-cached", "stack-strict"} & set(settings.systems):
         steps.append(_run_served)
     if "baseline" in settings.systems and not model.quantized:
         steps.append(_run_baseline)

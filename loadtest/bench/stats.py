@@ -37,6 +37,9 @@ class WindowSample:
     server_cpu_s: float | None = None
     machine_cpu_s: float | None = None  # every process on the machine, ours included
     error_examples: list[str] = field(default_factory=list)
+    gateway_cpu_s: float | None = None  # the gateway's process tree alone (full-stack systems)
+    triton_rows: float | None = None  # Triton's nv_inference_count change over the window
+    triton_executions: float | None = None  # and its nv_inference_exec_count change
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class CellResult:
     server_cpu_percent: float | None
     other_cpu_percent: float | None  # what processes outside the benchmark took meanwhile
     error_examples: list[str]
+    rows_per_execution: float | None = None  # Triton's mean batch in the window (systems with a Triton)
+    gateway_cpu_ms_per_request: float | None = None  # gateway process tree CPU over requests answered
 
     def to_json(self) -> dict:
         return {
@@ -72,6 +77,19 @@ def _other_cpu_percent(sample: WindowSample) -> float | None:
         return None
     ours = sample.client_cpu_s + (sample.server_cpu_s or 0.0)
     return max(0.0, 100 * (sample.machine_cpu_s - ours) / sample.window_s)
+
+
+def _rows_per_execution(sample: WindowSample) -> float | None:
+    if not sample.triton_executions:  # not measured, or no batch ran in the window
+        return None
+    return sample.triton_rows / sample.triton_executions
+
+
+def _gateway_cpu_ms_per_request(sample: WindowSample) -> float | None:
+    answered = len(sample.latencies_s) + sample.errors
+    if sample.gateway_cpu_s is None or not answered:
+        return None
+    return 1000 * sample.gateway_cpu_s / answered
 
 
 def summarize(model: str, system: str, concurrency: int, sample: WindowSample) -> CellResult:
@@ -96,6 +114,8 @@ def summarize(model: str, system: str, concurrency: int, sample: WindowSample) -
         server_cpu_percent=None if sample.server_cpu_s is None else 100 * sample.server_cpu_s / sample.window_s,
         other_cpu_percent=_other_cpu_percent(sample),
         error_examples=list(sample.error_examples),
+        rows_per_execution=_rows_per_execution(sample),
+        gateway_cpu_ms_per_request=_gateway_cpu_ms_per_request(sample),
     )
 
 

@@ -8,8 +8,11 @@ from loadtest.bench.runner import ModelRun
 from loadtest.bench.stats import CellResult, WindowSample, summarize
 
 
-def result(system: str, concurrency: int, texts: int, latency_s: float, model: str = "shape-true") -> CellResult:
-    return summarize(model, system, concurrency, WindowSample([latency_s] * max(texts, 1), texts, 0, 1.0, 0.1, 1.0))
+def result(
+    system: str, concurrency: int, texts: int, latency_s: float, model: str = "shape-true", **measured: float
+) -> CellResult:
+    sample = WindowSample([latency_s] * max(texts, 1), texts, 0, 1.0, 0.1, 1.0, **measured)
+    return summarize(model, system, concurrency, sample)
 
 
 def shape_true_run() -> ModelRun:
@@ -26,10 +29,31 @@ def shape_true_run() -> ModelRun:
 
 
 def test_targets_are_computed_from_the_cells() -> None:
-    throughput, speedup, latency = check_targets(shape_true_run())
+    throughput, speedup, p99, latency = check_targets(shape_true_run())
     assert throughput.met is True and "94%" in throughput.measured
     assert speedup.met is True and "3.3x" in speedup.measured
+    assert p99.target == "full stack p99 at c=1 under 50 ms" and p99.met is True and p99.measured == "28.0 ms"
     assert latency.met is True and "+3.0 ms" in latency.measured
+
+
+def test_tiny_throughput_gateway_cost_and_strict_batching_targets() -> None:
+    run = ModelRun(model="tiny", quantized=False)
+    run.results = [
+        result("stack", 1, 900, 0.06, "tiny", gateway_cpu_s=0.5),
+        result("stack", 64, 2100, 0.03, "tiny", gateway_cpu_s=0.84),
+        result("stack-strict", 64, 1500, 0.04, "tiny", triton_rows=1500, triton_executions=250),
+    ]
+    checks = {check.target: check for check in check_targets(run)}
+    assert checks["full stack p99 at c=1 under 50 ms"].met is False
+    assert checks["full stack >= 2,000 texts/s at saturation"].met is True
+    gateway = checks["gateway CPU <= 0.5 ms per request at saturation"]
+    assert gateway.met is True and gateway.measured == "0.40 ms (c=64)"
+    strict = checks["strict shapes: Triton rows per execution >= 8 at c=64"]
+    assert strict.met is False and strict.measured == "6.0 rows per execution"
+
+    unmeasured = ModelRun(model="tiny", quantized=False, results=[result("stack-strict", 64, 10, 0.1, "tiny")])
+    (strict,) = check_targets(unmeasured)
+    assert strict.met is None and "| not measured |" in model_markdown(unmeasured)
 
 
 def test_int8_run_borrows_the_fp32_baseline() -> None:
@@ -61,6 +85,7 @@ def test_write_report_writes_json_markdown_and_png(tmp_path: Path) -> None:
     markdown = paths[1].read_text()
     assert "Test CPU, 2 logical CPUs" in markdown
     assert "| full stack (gateway + Triton) | 32 | 60.0 | 94% |" in markdown
+    assert "| rows per execution | gateway CPU ms/request |" in markdown
     assert "| seed-style baseline (PyTorch pipeline) | 64.0" not in markdown
     assert "(!)" not in markdown  # no cell was disturbed by outside work
     assert paths[2].read_bytes().startswith(b"\x89PNG")

@@ -12,7 +12,7 @@ from support import TINY_MODEL_NAME
 
 from loadtest.bench.limit import InProcessLimit, OnnxClassifier, sweep_batch_sizes
 from loadtest.bench.report import write_report
-from loadtest.bench.runner import BenchSettings, ModelRun, measure
+from loadtest.bench.runner import BenchSettings, ModelRun, Probes, measure
 from loadtest.bench.servers import start_gateway
 from loadtest.bench.systems import JsonHttpSystem, TritonDirect
 from loadtest.corpus import BUILTIN_CORPUS
@@ -38,15 +38,19 @@ def test_harness_measures_every_system_against_real_servers(triton, tmp_path: Pa
     run.limit_batch_size = max(run.batch_sweep, key=run.batch_sweep.__getitem__)
     gateway = start_gateway(triton.http_url, triton.repository, TINY_MODEL_NAME, workers=1, work_dir=tmp_path)
     try:
+        batching = Probes(triton=triton.server, model_name=TINY_MODEL_NAME)
         systems = [
-            InProcessLimit(classifier, TEXTS, run.limit_batch_size),
-            TritonDirect(triton.http_url, version_dir, TEXTS, 4, triton.server.process.pid),
-            JsonHttpSystem(
-                "stack", gateway.base_url + "/v1/sentiment", TEXTS, ["NEGATIVE", "POSITIVE"], 4, [gateway.pid]
+            (InProcessLimit(classifier, TEXTS, run.limit_batch_size), Probes()),
+            (TritonDirect(triton.http_url, version_dir, TEXTS, 4, triton.server.process.pid), batching),
+            (
+                JsonHttpSystem(
+                    "stack", gateway.base_url + "/v1/sentiment", TEXTS, ["NEGATIVE", "POSITIVE"], 4, [gateway.pid]
+                ),
+                Probes(gateway_pids=(gateway.pid,), triton=triton.server, model_name=TINY_MODEL_NAME),
             ),
         ]
-        for system in systems:
-            run.results += asyncio.run(measure(system, "tiny", len(TEXTS), settings))
+        for system, probes in systems:
+            run.results += asyncio.run(measure(system, "tiny", len(TEXTS), settings, probes))
     finally:
         gateway.stop()
 
@@ -57,6 +61,11 @@ def test_harness_measures_every_system_against_real_servers(triton, tmp_path: Pa
         assert result.errors == 0, result.error_examples
         assert result.texts > 0 and result.p50_ms > 0
     assert all(r.server_cpu_percent is not None for r in run.results if r.system != "limit")
+    # Every request carried one text, so Triton ran at least one row per batch and at most one per request.
+    for result in (r for r in run.results if r.system != "limit"):
+        assert 1 <= result.rows_per_execution <= result.concurrency, result
+    assert all(r.gateway_cpu_ms_per_request > 0 for r in run.results if r.system == "stack")
+    assert all(r.rows_per_execution is r.gateway_cpu_ms_per_request is None for r in run.results if r.system == "limit")
 
     info = {
         "machine": {"cpu_model": "x", "logical_cpus": 2, "memory_gib": 1, "load_average_1_5_15": [0, 0, 0]},

@@ -63,3 +63,14 @@ def test_other_cpu_is_what_the_machine_spent_beyond_client_and_server() -> None:
     assert summarize("m", "stack", 1, sample).other_cpu_percent == pytest.approx(25.0)
     unknown = WindowSample([0.01], 1, 0, 2.0, client_cpu_s=0.4)
     assert summarize("m", "limit", 1, unknown).other_cpu_percent is None
+
+
+def test_rows_per_execution_and_gateway_cpu_per_request_come_from_the_window() -> None:
+    sample = WindowSample(
+        [0.01] * 90, 90, 10, 2.0, client_cpu_s=0.4, gateway_cpu_s=0.05, triton_rows=90, triton_executions=12
+    )
+    result = summarize("m", "stack-strict", 64, sample)
+    assert result.rows_per_execution == pytest.approx(7.5)
+    assert result.gateway_cpu_ms_per_request == pytest.approx(0.5)  # 50 ms over 100 answers, errors included
+    idle = summarize("m", "triton", 1, WindowSample([], 0, 0, 1.0, 0.0, triton_rows=0, triton_executions=0))
+    assert idle.rows_per_execution is None and idle.gateway_cpu_ms_per_request is None

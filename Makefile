@@ -147,7 +147,7 @@ SPAWN_RATE ?= 4
 DURATION ?= 60s
 SHAPE ?= constant
 BENCH_MODELS ?= tiny,shape-true
-BENCH_CONCURRENCY ?= 1,8,32,128
+BENCH_CONCURRENCY ?= 1,8,32,64,128
 BENCH_DURATION ?= 10
 STAMP := $(shell date +%Y%m%d-%H%M%S)
 
@@ -157,7 +157,7 @@ loadtest: setup ## Locust, headless, against the running gateway (make run first
 		-t $(DURATION) --load-shape $(SHAPE) --corpus $(DATA) --csv results/locust-$(STAMP)/locust \
 		--html results/locust-$(STAMP)/report.html --only-summary
 
-bench: setup ## Limit vs Triton vs full stack vs seed baseline, tiny + shape-true (+int8), ~13 min; results/bench-<time>
+bench: setup ## Limit vs Triton vs full stacks (ragged, strict) vs seed baseline, tiny + shape-true (+int8), ~19 min
 	$(BIN)/python -m loadtest.bench --models $(BENCH_MODELS) --concurrency $(BENCH_CONCURRENCY) \
 		--duration $(BENCH_DURATION) --out results/bench-$(STAMP)
 

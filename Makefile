@@ -151,16 +151,19 @@ BENCH_CONCURRENCY ?= 1,8,32,64,128
 BENCH_DURATION ?= 10
 STAMP := $(shell date +%Y%m%d-%H%M%S)
 
-loadtest: setup ## Locust, headless, against the running gateway (make run first); CSV + HTML into results/locust-<time>
+loadtest: setup ## Locust against the running gateway (make run GATEWAY_RATE_LIMIT= first); results/locust-<time>
 	mkdir -p results/locust-$(STAMP)
 	$(BIN)/python -m locust -f loadtest/locustfile.py --headless --host $(GATEWAY_URL) -u $(USERS) -r $(SPAWN_RATE) \
-		-t $(DURATION) --load-shape $(SHAPE) --corpus $(DATA) --csv results/locust-$(STAMP)/locust \
+		-t $(DURATION) --load-shape $(SHAPE) --corpus $(LOADTEST_DATA) --csv results/locust-$(STAMP)/locust \
 		--html results/locust-$(STAMP)/report.html --only-summary
 
 bench: setup ## Limit vs Triton vs full stacks (ragged, strict) vs seed baseline, tiny + shape-true (+int8), ~19 min
 	$(BIN)/python -m loadtest.bench --models $(BENCH_MODELS) --concurrency $(BENCH_CONCURRENCY) \
 		--duration $(BENCH_DURATION) --out results/bench-$(STAMP)
 
+# Load-test texts: each is sent once before any repeats, so 67k SST-2 train sentences measure the model, not
+# the answer cache; a small corpus (LOADTEST_DATA=$(DATA)) repeats and measures the cache on purpose.
+LOADTEST_DATA ?= ../shared/data/sst2/train.tsv
 eval: setup ## Accuracy through the running gateway and agreement with PyTorch: make eval DATA=path.tsv
 	$(BIN)/python -m loadtest.eval --data $(DATA) --url $(GATEWAY_URL) --model-repository $(REPOSITORY) \
 		--model-name $(NAME)

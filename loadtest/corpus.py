@@ -4,6 +4,8 @@ The built-in corpus exists so that ``locust`` and the benchmark smoke tests run 
 the shared folder; its sentences vary in length so that several token buckets are exercised.
 """
 
+import random
+from collections.abc import Sequence
 from pathlib import Path
 
 from export.labelled_data import LabelledText, load_tsv
@@ -37,3 +39,31 @@ BUILTIN_CORPUS: tuple[LabelledText, ...] = (
 def load_corpus(path: Path | None) -> list[LabelledText]:
     """The sentences of ``path``, or the built-in corpus when no path is given."""
     return load_tsv(path) if path is not None else list(BUILTIN_CORPUS)
+
+
+class TextStream:
+    """A corpus's distinct texts in a shuffled order, each sent once before any is sent again.
+
+    A load test that repeats texts measures the gateway's answer cache, not the model; this one repeats only
+    once the corpus is used up, and says whether that happened (``repeated``).
+    """
+
+    def __init__(self, texts: Sequence[str], seed: int | None = None) -> None:
+        self.texts = list(dict.fromkeys(texts))
+        random.Random(seed).shuffle(self.texts)
+        self.position = 0
+        self.sent = 0
+
+    def take(self, count: int) -> list[str]:
+        taken = []
+        for _ in range(count):
+            if self.position == len(self.texts):
+                self.position = 0
+            taken.append(self.texts[self.position])
+            self.position += 1
+        self.sent += count
+        return taken
+
+    @property
+    def repeated(self) -> bool:
+        return self.sent > len(self.texts)

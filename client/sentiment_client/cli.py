@@ -7,6 +7,7 @@ interrupted: its checkpoint is kept, and ``--resume`` continues it.
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--timeout", type=float, default=60.0, help="seconds one HTTP attempt may take")
     score.add_argument("--no-progress", action="store_true", help="no progress bar (the summary is still printed)")
+    score.add_argument("--summary-json", type=Path, help="also write the summary to this file, as JSON")
     return parser
 
 
@@ -113,8 +115,20 @@ def job_from(arguments: argparse.Namespace) -> ScoreJob:
     )
 
 
-def print_summary(summary: Summary, job: ScoreJob) -> None:
+def print_summary(summary: Summary, job: ScoreJob, json_path: Path | None) -> None:
     rate = summary.scored / summary.elapsed_s if summary.elapsed_s else 0.0
+    if json_path is not None:
+        fields = {
+            "rows": summary.rows,
+            "scored": summary.scored,
+            "failed": summary.failed,
+            "done_before": summary.done_before,
+            "failures": dict(summary.failures),
+            "retries": dict(summary.retries),
+            "elapsed_s": summary.elapsed_s,
+            "texts_per_s": rate,
+        }
+        json_path.write_text(json.dumps(fields, indent=2))
     lines = [
         f"rows: {summary.rows}  scored: {summary.scored}  failed: {summary.failed}"
         + (f"  done before (resumed): {summary.done_before}" if summary.done_before else ""),
@@ -161,14 +175,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sentiment-client: {error}", file=sys.stderr)
         return EXIT_USAGE
     except SentimentError as error:
-        print_summary(summary, job)
+        print_summary(summary, job, arguments.summary_json)
         print(f"sentiment-client: stopped: {error}\nfinished chunks are kept; rerun with --resume", file=sys.stderr)
         return EXIT_STOPPED
     except KeyboardInterrupt:
-        print_summary(summary, job)
+        print_summary(summary, job, arguments.summary_json)
         print("sentiment-client: interrupted; rerun with --resume to continue", file=sys.stderr)
         return EXIT_STOPPED
-    print_summary(summary, job)
+    print_summary(summary, job, arguments.summary_json)
     return EXIT_ROWS_FAILED if summary.failed else EXIT_OK
 
 

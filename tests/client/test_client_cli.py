@@ -165,3 +165,36 @@ def test_a_job_that_cannot_start_says_why(
     assert read_table(tmp_path / "out.csv")[0]["label"] == "1"
     assert score(client_gateway, tmp_path / "in.csv", tmp_path / "out.txt", *options) == EXIT_USAGE
     assert "cannot tell the format" in capsys.readouterr().err
+
+
+PEAK_RSS = (
+    "import resource, sys\n"
+    "from sentiment_client.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "print('peak_rss_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def peak_rss_mib(gateway: GatewayProcess, source: Path, output: Path) -> float:
+    command = [sys.executable, "-c", PEAK_RSS, "score", str(source), "--output", str(output), "--url", gateway.url]
+    command += ["--no-progress", "--concurrency", "4"]
+    finished = subprocess.run(command, check=False, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == EXIT_OK, finished.stderr
+    last_line = finished.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("peak_rss_kib ")
+    return int(last_line.split()[1]) / 1024
+
+
+def test_memory_stays_flat_when_the_file_grows_tenfold(client_gateway: GatewayProcess, tmp_path: Path) -> None:
+    """Short texts (cheap to score) beside a 2 kB column: ten times the rows add ~36 MB of input, which a
+    reader that loaded the whole file would hold (several times over as Python objects)."""
+    payload = "p" * 2000
+    for rows in (2_000, 20_000):
+        write_table(
+            tmp_path / f"in-{rows}.csv", [{"text": f"row {index} is fine", "payload": payload} for index in range(rows)]
+        )
+    small = peak_rss_mib(client_gateway, tmp_path / "in-2000.csv", tmp_path / "out-2000.csv")
+    large = peak_rss_mib(client_gateway, tmp_path / "in-20000.csv", tmp_path / "out-20000.csv")
+    assert len(read_table(tmp_path / "out-20000.csv")) == 20_000
+    assert large - small < 20, f"peak RSS {small:.0f} MiB for 2,000 rows, {large:.0f} MiB for 20,000"

@@ -1,0 +1,148 @@
+"""The CLI's throughput next to the load generator's on ``POST /v1/sentiment/batch``, back to back.
+
+    .venv/bin/python client/benchmarks/batch_vs_cli.py --rows 20000 --batch-size 64 --concurrency 4
+
+Starts Triton and one gateway (free ports of 127.0.0.1, quota and answer cache off, as ``make bench``) on
+an export of ``--model``, then alternates: the benchmark's closed-loop load generator sending pre-encoded
+batch bodies of ``--batch-size`` texts at ``--concurrency``; and ``sentiment-client score`` on the same
+rows with the same batch size and concurrency, as a subprocess, timed by its own summary. Each round
+records the load average; the ratio is the CLI's texts/s over the generator's. Not part of the package:
+it needs the repository's ``loadtest`` and ``localtriton``.
+"""
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+from localtriton.server import start_on_free_ports
+
+from loadtest.bench.loadgen import LoadSettings, run_closed_loop
+from loadtest.bench.servers import start_gateway
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHARED = REPO_ROOT.parent / "shared"
+
+
+def read_sentences(path: Path, rows: int | None) -> list[str]:
+    with path.open(newline="", encoding="utf-8") as file:
+        sentences = [row["sentence"] for row in csv.DictReader(file, delimiter="\t", quoting=csv.QUOTE_NONE)]
+    return sentences[:rows] if rows else sentences
+
+
+async def load_generator(url: str, texts: list[str], batch_size: int, concurrency: int, duration_s: float) -> dict:
+    bodies = [
+        json.dumps({"texts": texts[start : start + batch_size]}).encode()
+        for start in range(0, len(texts) - batch_size + 1, batch_size)
+    ]
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers={"Content-Type": "application/json"}) as session:
+
+        async def send(index: int) -> int:
+            async with session.post(url + "/v1/sentiment/batch", data=bodies[index]) as response:
+                answer = await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"HTTP {response.status}: {answer[:200]!r}")
+            return len(json.loads(answer)["results"])
+
+        sample = await run_closed_loop(
+            send, len(bodies), LoadSettings(concurrency=concurrency, warmup_s=2.0, duration_s=duration_s)
+        )
+    return {"texts_per_s": sample.texts / sample.window_s, "errors": sample.errors, "seconds": sample.window_s}
+
+
+def run_cli(url: str, data: Path, work_dir: Path, batch_size: int, concurrency: int) -> dict:
+    output, summary = work_dir / "scored.tsv", work_dir / "summary.json"
+    command = [sys.executable, "-m", "sentiment_client", "score", str(data), "--column", "sentence"]
+    command += ["--prefix", "predicted_", "--output", str(output), "--url", url, "--no-progress"]
+    command += ["--batch-size", str(batch_size), "--concurrency", str(concurrency), "--summary-json", str(summary)]
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    wall_s = time.perf_counter() - started
+    figures = json.loads(summary.read_text())
+    output.unlink()
+    return {
+        "texts_per_s": figures["texts_per_s"],
+        "scored": figures["scored"],
+        "failed": figures["failed"],
+        "seconds": figures["elapsed_s"],
+        "wall_s": wall_s,
+        "max_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=SHARED / "data" / "sst2" / "train.tsv")
+    parser.add_argument("--rows", type=int, help="first N sentences (default: all)")
+    parser.add_argument("--model", type=Path, default=SHARED / "models" / "sentiment-distilbert-sst2-minilm")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--duration", type=float, default=15.0, help="measured seconds of each generator cell")
+    parser.add_argument("--gateway-workers", type=int, default=1)
+    parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / "build" / "client-bench")
+    parser.add_argument("--out", type=Path, help="write the rounds here as JSON")
+    arguments = parser.parse_args()
+
+    work_dir = arguments.work_dir
+    repository = work_dir / "repository"
+    if not (repository / "sentiment" / "1" / "model.onnx").exists():
+        export = [sys.executable, "-m", "export", "--model", str(arguments.model), "--name", "sentiment"]
+        subprocess.run([*export, "--repository", str(repository)], check=True, cwd=REPO_ROOT)
+    texts = read_sentences(arguments.data, arguments.rows)
+    data = work_dir / "input.tsv"
+    with data.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file, delimiter="\t")
+        writer.writerow(["sentence"])
+        writer.writerows([text] for text in texts)
+
+    triton = start_on_free_ports(repository, work_dir / "triton")
+    rounds = []
+    try:
+        gateway = start_gateway(
+            f"127.0.0.1:{triton.options.http_port}", repository, "sentiment", arguments.gateway_workers, work_dir
+        )
+        try:
+            for number in range(arguments.rounds):
+                load_before = os.getloadavg()[0]
+                generator = asyncio.run(
+                    load_generator(
+                        gateway.base_url, texts, arguments.batch_size, arguments.concurrency, arguments.duration
+                    )
+                )
+                cli = run_cli(gateway.base_url, data, work_dir, arguments.batch_size, arguments.concurrency)
+                result = {
+                    "round": number + 1,
+                    "load_average_1m": load_before,
+                    "load_average_after": os.getloadavg()[0],
+                    "generator": generator,
+                    "cli": cli,
+                    "ratio": cli["texts_per_s"] / generator["texts_per_s"],
+                }
+                rounds.append(result)
+                print(json.dumps(result), flush=True)
+        finally:
+            gateway.stop()
+    finally:
+        triton.stop()
+    report = {
+        "rows": len(texts),
+        "batch_size": arguments.batch_size,
+        "concurrency": arguments.concurrency,
+        "gateway_workers": arguments.gateway_workers,
+        "rounds": rounds,
+    }
+    if arguments.out:
+        arguments.out.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,7 @@ from support import (
     REAL_MODEL_NAME,
     SST2_DEV,
     STAND_IN_MODEL,
+    STRICT_CONFIG,
     TINY_MODEL_NAME,
     RedisProcess,
     RunningTriton,
@@ -60,6 +61,16 @@ def model_repository(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: 
 @pytest.fixture(scope="session")
 def triton(model_repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTriton]:
     server = start_triton(model_repository, tmp_path_factory.mktemp("triton"))
+    try:
+        yield RunningTriton(server=server, repository=model_repository)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def strict_triton(model_repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTriton]:
+    """Triton on the same models serving ``configs/cpu-strict.pbtxt``: one shape per batch, as on a GPU."""
+    server = start_triton(model_repository, tmp_path_factory.mktemp("strict-triton"), model_config_name=STRICT_CONFIG)
     try:
         yield RunningTriton(server=server, repository=model_repository)
     finally:

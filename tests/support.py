@@ -30,6 +30,8 @@ MAX_BODY_BYTES = 100_000
 
 TINY_MODEL_NAME = "sentiment"  # the committed configs' name, so they are checked against a real export
 REAL_MODEL_NAME = "sentiment-sst2"
+# configs/cpu-strict.pbtxt: no ragged batching, so Triton batches like the GPU's onnxruntime backend.
+STRICT_CONFIG = "cpu-strict"
 
 
 # Every test Triton listens on free ports: tests may run beside a `make run` or a benchmark.

@@ -8,6 +8,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_DIR := run
 CHECKOV_VENV := .venv-checkov
+# make deploy's own small venv (kubectl, kubernetes-validate, PyYAML: the deploy-check extra), so deploying
+# never installs torch or the rest of the project's parts.
+DEPLOY_VENV := .venv-deploy
 
 # What to export and serve. Without internet, pass a local checkpoint: make run MODEL=/path/to/checkpoint
 MODEL ?= distilbert-base-uncased-finetuned-sst-2-english
@@ -30,7 +33,15 @@ EXPORT := $(BIN)/python -m export --model "$(MODEL)" --name $(NAME) --repository
 GATEWAY_URL := http://127.0.0.1:$(GATEWAY_PORT)
 
 # make deploy: see docs/deploy-eks.md. DRY_RUN=1 renders, validates and prints every command, touching nothing.
+# Production needs TLS_CERT_ARN and API_KEY_HASHES unless INSECURE=1.
 DRY_RUN ?=
+INSECURE ?=
+TLS_CERT_ARN ?=
+API_KEY_HASHES ?=
+REDIS_URL ?=
+VPC_CIDR ?=
+SOURCE_RANGES ?=
+EKS_CLUSTER ?=
 OVERLAY ?= staging
 MODEL_SOURCE ?=
 EXPOSURE ?=
@@ -82,6 +93,12 @@ $(CHECKOV_VENV)/.installed: deploy/eks/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r deploy/eks/requirements-checkov.txt
 	touch $@
 
+$(DEPLOY_VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet --upgrade pip
+	$(DEPLOY_VENV)/bin/pip install --quiet -c constraints.txt -e ".[deploy-check]"
+	touch $@
+
 # Serve what MODEL names: keep an export of the same checkpoint (one line says so), export any other over it.
 model: setup
 	@$(EXPORT) --reuse
@@ -129,12 +146,14 @@ stop: ## Stop the gateway and Triton
 	fi
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m localtriton --work-dir $(RUN_DIR) stop; fi
 
-deploy: setup $(CHECKOV_VENV)/.installed ## Build, push and roll out to EKS (DRY_RUN=1 to only render and print)
-	DRY_RUN=$(DRY_RUN) OVERLAY=$(OVERLAY) MODEL_SOURCE=$(MODEL_SOURCE) EXPOSURE=$(EXPOSURE) \
+deploy: $(DEPLOY_VENV)/.installed $(CHECKOV_VENV)/.installed ## Build, push and roll out to EKS (DRY_RUN=1 to only render and print)
+	DRY_RUN=$(DRY_RUN) INSECURE=$(INSECURE) OVERLAY=$(OVERLAY) MODEL_SOURCE=$(MODEL_SOURCE) EXPOSURE=$(EXPOSURE) \
 	TRITON_AUTOSCALER=$(TRITON_AUTOSCALER) AWS_REGION=$(AWS_REGION) AWS_ACCOUNT_ID=$(AWS_ACCOUNT_ID) \
 	GATEWAY_ECR_REPO=$(GATEWAY_ECR_REPO) TRITON_ECR_REPO=$(TRITON_ECR_REPO) IMAGE_TAG=$(IMAGE_TAG) \
 	MODEL_S3_URI=$(MODEL_S3_URI) TRITON_S3_ROLE_ARN=$(TRITON_S3_ROLE_ARN) KUBE_CONTEXT=$(KUBE_CONTEXT) \
-	MODEL_REPOSITORY=$(REPOSITORY) KUBECTL=$(BIN)/kubectl PYTHON=$(BIN)/python CHECKOV=$(CHECKOV_VENV)/bin/checkov \
+	TLS_CERT_ARN=$(TLS_CERT_ARN) API_KEY_HASHES=$(API_KEY_HASHES) REDIS_URL=$(REDIS_URL) VPC_CIDR=$(VPC_CIDR) \
+	SOURCE_RANGES=$(SOURCE_RANGES) EKS_CLUSTER=$(EKS_CLUSTER) MODEL_REPOSITORY=$(REPOSITORY) \
+	KUBECTL=$(DEPLOY_VENV)/bin/kubectl PYTHON=$(DEPLOY_VENV)/bin/python CHECKOV=$(CHECKOV_VENV)/bin/checkov \
 		bash deploy/eks/deploy.sh
 
 test: setup system-deps $(CHECKOV_VENV)/.installed ## Run the test suite (starts its own Triton and gateways on free ports)
@@ -142,6 +161,9 @@ test: setup system-deps $(CHECKOV_VENV)/.installed ## Run the test suite (starts
 
 # Load tests and benchmarks (see docs/benchmarks.md). They target 127.0.0.1 only and stop by themselves.
 DATA ?= ../shared/data/sst2/dev.tsv
+# Load-test texts: each is sent once before any repeats, so 67k SST-2 train sentences measure the model, not
+# the answer cache; a small corpus (LOADTEST_DATA=$(DATA)) repeats and measures the cache on purpose.
+LOADTEST_DATA ?= ../shared/data/sst2/train.tsv
 USERS ?= 16
 SPAWN_RATE ?= 4
 DURATION ?= 60s
@@ -161,9 +183,6 @@ bench: setup ## Limit vs Triton vs full stacks (ragged, strict) vs seed baseline
 	$(BIN)/python -m loadtest.bench --models $(BENCH_MODELS) --concurrency $(BENCH_CONCURRENCY) \
 		--duration $(BENCH_DURATION) --out results/bench-$(STAMP)
 
-# Load-test texts: each is sent once before any repeats, so 67k SST-2 train sentences measure the model, not
-# the answer cache; a small corpus (LOADTEST_DATA=$(DATA)) repeats and measures the cache on purpose.
-LOADTEST_DATA ?= ../shared/data/sst2/train.tsv
 eval: setup ## Accuracy through the running gateway and agreement with PyTorch: make eval DATA=path.tsv
 	$(BIN)/python -m loadtest.eval --data $(DATA) --url $(GATEWAY_URL) --model-repository $(REPOSITORY) \
 		--model-name $(NAME)
@@ -186,7 +205,7 @@ clean: stop ## Remove generated models, logs and caches (keeps the virtualenv)
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean ## Also remove the virtualenvs
-	rm -rf $(VENV) $(CHECKOV_VENV)
+	rm -rf $(VENV) $(CHECKOV_VENV) $(DEPLOY_VENV)
 
 lock: setup ## Regenerate constraints.txt from the current virtualenv after changing pyproject.toml
 	{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.txt.new

@@ -11,6 +11,7 @@ Tools come from the environment so the Makefile can point at its venvs:
   CHECKOV  checkov binary (default: .venv-checkov/bin/checkov); SKIP_CHECKOV=1 skips that test
 """
 
+import hashlib
 import importlib.util
 import os
 import subprocess
@@ -35,10 +36,23 @@ REGISTRY = f"{AWS_ACCOUNT_ID}.dkr.ecr.{AWS_REGION}.amazonaws.com"
 IMAGE_TAG = "1.4.2"
 MODEL_S3_URI = "s3://sentiment-models-test/releases"
 TRITON_S3_ROLE_ARN = f"arn:aws:iam::{AWS_ACCOUNT_ID}:role/sentiment-triton-model-read"
+TLS_CERT_ARN = f"arn:aws:acm:{AWS_REGION}:{AWS_ACCOUNT_ID}:certificate/1f2e3d4c-5b6a-4789-9abc-def012345678"
+API_KEY_HASHES = ",".join(hashlib.sha256(key.encode()).hexdigest() for key in ("test-key-one", "test-key-two"))
+ELASTICACHE_URL = "rediss://master.sentiment-quota.abc123.euw1.cache.amazonaws.com:6379/0"
+VPC_CIDR = "10.42.0.0/16,100.64.0.0/16"
+SOURCE_RANGES = "203.0.113.0/24,198.51.100.0/24"
 
 # deploy.sh reads these; the tests set each one they rely on and never inherit the caller's.
 DEPLOY_SETTINGS = (
     "DRY_RUN",
+    "INSECURE",
+    "TLS_CERT_ARN",
+    "API_KEY_HASHES",
+    "REDIS_URL",
+    "VPC_CIDR",
+    "SOURCE_RANGES",
+    "EKS_CLUSTER",
+    "DELETE_RELEASES",
     "OVERLAY",
     "MODEL_SOURCE",
     "EXPOSURE",
@@ -63,8 +77,19 @@ DEPLOY_SETTINGS = (
     "ROLLOUT_TIMEOUT",
 )
 
+# A stand-in for aws, docker or kubectl: it logs its arguments, then answers by the first rule whose shell
+# pattern matches them ("pattern|exit status|output", output with \n escapes), or fails with 97. The fake
+# kubectl hands `kustomize` to the real one, which renders offline.
 FAKE_TOOL = """#!/bin/sh
 echo "$0 $*" >> "{log}"
+{delegate}
+if [ -f "{rules}" ]; then
+  while IFS='|' read -r pattern status output; do
+    case "$*" in
+      $pattern) [ -n "$output" ] && printf '%b\\n' "$output"; exit "$status" ;;
+    esac
+  done < "{rules}"
+fi
 exit 97
 """
 
@@ -88,27 +113,37 @@ class Variant:
     model_source: str = "image"
     exposure: str = "nlb"
     triton_autoscaler: str = "keda"
+    secure: bool = False  # TLS_CERT_ARN, API_KEY_HASHES and SOURCE_RANGES given
+    redis_url: str = ""  # an external Redis (ElastiCache) instead of the overlay's
 
     def deploy_env(self) -> dict[str, str]:
-        return {
+        env = {
             "OVERLAY": self.overlay,
             "MODEL_SOURCE": self.model_source,
             "EXPOSURE": self.exposure,
             "TRITON_AUTOSCALER": self.triton_autoscaler,
+            "VPC_CIDR": VPC_CIDR,
+            "REDIS_URL": self.redis_url,
         }
+        if self.secure:
+            env |= {"TLS_CERT_ARN": TLS_CERT_ARN, "API_KEY_HASHES": API_KEY_HASHES, "SOURCE_RANGES": SOURCE_RANGES}
+        return env
 
 
 VARIANTS = (
     Variant("staging", "staging"),
     Variant("production", "production"),
     Variant("deploy-staging", "staging", via_deploy_script=True),
+    Variant("deploy-production-nlb", "production", via_deploy_script=True, secure=True),
     Variant(
-        "deploy-production-s3-alb-adapter",
+        "deploy-production-s3-alb-adapter-elasticache",
         "production",
         via_deploy_script=True,
         model_source="s3",
         exposure="alb",
         triton_autoscaler="prometheus-adapter",
+        secure=True,
+        redis_url=ELASTICACHE_URL,
     ),
 )
 
@@ -153,26 +188,52 @@ def kustomize(directory: Path) -> str:
     return result.stdout
 
 
-def fake_tools_dir(directory: Path, log: Path) -> Path:
-    """A folder with aws and docker stand-ins that log their arguments and fail."""
+Rules = dict[str, list[tuple[str, int, str]]]
+
+
+def fake_tools_dir(directory: Path, log: Path, rules: Rules) -> Path:
+    """A folder with aws, docker and kubectl stand-ins (see FAKE_TOOL), answering by `rules` per tool."""
     directory.mkdir(parents=True, exist_ok=True)
-    for name in ("aws", "docker"):
+    for name in ("aws", "docker", "kubectl"):
+        rules_file = directory / f"{name}.rules"
+        lines = [f"{pattern}|{status}|{output}\n" for pattern, status, output in rules.get(name, [])]
+        rules_file.write_text("".join(lines))
+        delegate = f'[ "$1" = kustomize ] && exec "{KUBECTL}" "$@"' if name == "kubectl" else ""
         tool = directory / name
-        tool.write_text(FAKE_TOOL.format(log=log))
+        tool.write_text(FAKE_TOOL.format(log=log, rules=rules_file, delegate=delegate))
         tool.chmod(0o755)
     return directory
 
 
-def run_deploy_script(env_overrides: dict[str, str], work: Path) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """deploy.sh with the test's tools and fake aws/docker; returns the result and the calls they got."""
+def fake_model_repository(root: Path, onnx: bytes = b"onnx-weights") -> Path:
+    """The files a release ships, with stand-in contents: what deploy.sh checks and digests."""
+    model = root / "sentiment"
+    (model / "1" / "tokenizer").mkdir(parents=True)
+    (model / "config.pbtxt").write_text('name: "sentiment"\nbackend: "onnxruntime"\n')
+    (model / "labels.txt").write_text("NEGATIVE\nPOSITIVE\n")
+    (model / "1" / "model.onnx").write_bytes(onnx)
+    (model / "1" / "serving_metadata.json").write_text('{"max_length": 512}')
+    (model / "1" / "tokenizer" / "tokenizer.json").write_text('{"version": "1.0"}')
+    return root
+
+
+def run_deploy_script(
+    env_overrides: dict[str, str],
+    work: Path,
+    rules: Rules | None = None,
+    command: str = "deploy",
+    fake_kubectl: bool = False,
+) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """deploy.sh with the test's tools and fake aws/docker (and kubectl, if asked); returns the result and the
+    calls the fakes got."""
     require_kubectl()
     log = work / "external-calls.log"
-    fakes = fake_tools_dir(work / "fake-bin", log)
+    fakes = fake_tools_dir(work / "fake-bin", log, rules or {})
     inherited = {k: v for k, v in os.environ.items() if k not in DEPLOY_SETTINGS}
     env = {
         **inherited,
         "PATH": f"{fakes}{os.pathsep}{os.environ.get('PATH', '')}",
-        "KUBECTL": str(KUBECTL),
+        "KUBECTL": str(fakes / "kubectl" if fake_kubectl else KUBECTL),
         "PYTHON": sys.executable,
         "RUN_CHECKOV": "0",  # test_eks_checkov scans every variant in one run
         "TMPDIR": str(work),
@@ -184,7 +245,7 @@ def run_deploy_script(env_overrides: dict[str, str], work: Path) -> tuple[subpro
         **env_overrides,
     }
     result = subprocess.run(
-        ["bash", str(DEPLOY_SCRIPT)],
+        ["bash", str(DEPLOY_SCRIPT), command],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

@@ -66,7 +66,8 @@ EXPECTED_STAGES = {
         ],
     },
     "triton.Dockerfile": {
-        "": ["FROM", *["ARG"] * 3, "LABEL", "COPY", "COPY", "USER", "EXPOSE", "ENTRYPOINT", "CMD"],
+        # No ENTRYPOINT: NGC's own entrypoint must run (the Deployment passes args, never command).
+        "": ["FROM", *["ARG"] * 3, "LABEL", "COPY", "COPY", "USER", "EXPOSE", "CMD"],
     },
 }
 

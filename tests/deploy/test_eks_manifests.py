@@ -19,6 +19,9 @@ from eks_support import (
 NAMESPACE = "sentiment"
 GPU = "nvidia.com/gpu"
 GPU_LABEL = "nvidia.com/gpu.present"
+INSTANCE_TYPE = "node.kubernetes.io/instance-type"
+# NVIDIA GPU families that run the onnxruntime backend: T4, A10G, L4, L40S.
+GPU_FAMILIES = {"g4dn", "g5", "g6", "g6e"}
 TRITON_IMAGE = "nvcr.io/nvidia/tritonserver:24.10-py3"
 QUEUE_METRIC = "nv_inference_queue_duration_us"
 SUCCESS_METRIC = "nv_inference_request_success"
@@ -83,21 +86,63 @@ def test_recommended_labels(rendered: Rendered) -> None:
         assert deployment["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": name}
 
 
+def gpu_instance_types(triton: dict) -> list[str]:
+    """The instance types Triton's required node affinity allows."""
+    affinity = pod_spec(triton)["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    (term,) = affinity["nodeSelectorTerms"]
+    (expression,) = [e for e in term["matchExpressions"] if e["key"] == INSTANCE_TYPE]
+    assert expression["operator"] == "In"
+    return expression["values"]
+
+
 def test_triton_is_scheduled_on_gpu_nodes(rendered: Rendered) -> None:
     triton = rendered.get("Deployment", "triton")
     spec = pod_spec(triton)
     assert spec["nodeSelector"][GPU_LABEL] == "true"
-    assert spec["nodeSelector"]["node.kubernetes.io/instance-type"].startswith("g5.")
+    assert INSTANCE_TYPE not in spec["nodeSelector"], "a list of types, by affinity, not one type"
     assert {"key": GPU, "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
     resources = container(triton)["resources"]
     assert resources["limits"][GPU] == "1"
     assert resources["requests"][GPU] == "1"
+    # Karpenter must not consolidate a node from under a serving Triton.
+    assert triton["spec"]["template"]["metadata"]["annotations"]["karpenter.sh/do-not-disrupt"] == "true"
 
 
-def test_gpu_placement_is_per_overlay(rendered: Rendered) -> None:
+def test_gpu_placement_is_a_list_of_families_per_overlay(rendered: Rendered) -> None:
+    types = gpu_instance_types(rendered.get("Deployment", "triton"))
+    size = {"staging": "xlarge", "production": "2xlarge"}[rendered.variant.overlay]
+    families = [t.split(".")[0] for t in types]
+    assert all(t.split(".")[1] == size for t in types), types
+    assert len(set(families)) >= 3, "more than one GPU family, so one short family does not leave Triton pending"
+    assert set(families) <= GPU_FAMILIES
+
+
+def test_karpenter_example_offers_what_triton_asks_for(rendered: Rendered) -> None:
+    docs = [d for d in yaml.safe_load_all((EKS_DIR / "karpenter" / "gpu-nodepool.yaml").read_text()) if d]
+    (pool,) = [d for d in docs if d["kind"] == "NodePool"]
+    (node_class,) = [d for d in docs if d["kind"] == "EC2NodeClass"]
+    template = pool["spec"]["template"]
+    requirements = {r["key"]: r["values"] for r in template["spec"]["requirements"]}
     triton = rendered.get("Deployment", "triton")
-    expected = {"staging": "g5.xlarge", "production": "g5.2xlarge"}[rendered.variant.overlay]
-    assert pod_spec(triton)["nodeSelector"]["node.kubernetes.io/instance-type"] == expected
+    for instance_type in gpu_instance_types(triton):
+        family, size = instance_type.split(".")
+        assert family in requirements["karpenter.k8s.aws/instance-family"], instance_type
+        assert size in requirements["karpenter.k8s.aws/instance-size"], instance_type
+    assert template["metadata"]["labels"][GPU_LABEL] == pod_spec(triton)["nodeSelector"][GPU_LABEL]
+    (taint,) = template["spec"]["taints"]
+    assert {"key": taint["key"], "operator": "Exists", "effect": taint["effect"]} in pod_spec(triton)["tolerations"]
+    assert node_class["metadata"]["name"] == template["spec"]["nodeClassRef"]["name"]
+    # The Triton image is about 15 GB unpacked; a 20 GiB default root volume cannot hold it.
+    (root,) = node_class["spec"]["blockDeviceMappings"]
+    assert root["deviceName"] == "/dev/xvda"
+    size = root["ebs"]["volumeSize"]
+    assert size.endswith("Gi") and int(size[:-2]) >= 100
+
+
+def test_triton_starts_through_the_ngc_entrypoint(rendered: Rendered) -> None:
+    main = container(rendered.get("Deployment", "triton"))
+    assert "command" not in main, "command would replace NGC's nvidia_entrypoint.sh"
+    assert main["args"][0] == "tritonserver"
 
 
 def test_gateway_never_runs_on_gpu_nodes(rendered: Rendered) -> None:

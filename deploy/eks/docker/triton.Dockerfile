@@ -17,8 +17,8 @@ COPY ${MODEL_REPOSITORY}/${MODEL_NAME}/${MODEL_VERSION}/model.onnx* /models/${MO
 # Any non-root uid works: the files above are world-readable; the Deployment runs it as 10001 as well.
 USER 10001:10001
 EXPOSE 8000 8001 8002
-ENTRYPOINT ["tritonserver"]
-# For `docker run`; on EKS the Deployment passes its own arguments (the model repository comes from
-# the triton-config ConfigMap there).
-CMD ["--model-repository=/models", "--model-control-mode=explicit", "--load-model=sentiment", \
+# The base image's ENTRYPOINT (NGC's nvidia_entrypoint.sh: driver checks, environment) stays; it runs this
+# command. For `docker run`; on EKS the Deployment's args replace it (the model repository comes from the
+# triton-config ConfigMap there).
+CMD ["tritonserver", "--model-repository=/models", "--model-control-mode=explicit", "--load-model=sentiment", \
      "--strict-readiness=true", "--exit-on-error=true"]

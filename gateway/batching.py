@@ -1,21 +1,22 @@
-"""Coalescing: the rows of concurrent requests share full, single-shape Triton calls, one lane per length bucket.
+"""Coalescing: the rows of concurrent requests share full, single-shape Triton calls, one queue per length bucket.
 
 Triton's dynamic batcher closes a batch as soon as the next queued request has another shape. On a backend
 that needs one shape per batch (onnxruntime on a GPU), requests from many clients interleave their length
 buckets, so each execution gets a row or two. Each gateway worker therefore forms the batches itself, one
 queue per bucket, shaped like Hugging Face TEI's queue:
 
-- a request appends its rows to its bucket's lane with a future for the reply;
-- when the lane has no call in flight, everything waiting (up to ``max_batch_size`` rows) goes at once, so an
-  idle service adds no wait; while a call is in flight, rows gather for the next one, and a full batch goes
-  without waiting for it;
+- a request appends its rows to its bucket's queue, each entry with a future for the reply;
+- while the worker has a free call slot, the bucket whose oldest row has waited longest goes at once with
+  everything it holds (up to ``max_batch_size`` rows), so an idle service adds no wait; while the slots are
+  busy, rows gather for the next calls, and a full batch goes without waiting for a slot;
 - rows whose caller has gone (deadline passed, client disconnected) are dropped before they cost compute;
 - a failed call fails only the requests whose rows were in it.
 
-A lane belongs to one served model version, so versions never mix in one call.
+A coalescer belongs to one served model version, so versions never mix in one call.
 """
 
 import asyncio
+import itertools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -40,6 +41,7 @@ class Pending:
     batch: BucketBatch
     deadline: float
     reply: asyncio.Future
+    seq: int = field(default_factory=itertools.count().__next__)  # arrival order across buckets
 
     @property
     def rows(self) -> int:
@@ -92,46 +94,90 @@ def split_logits(logits: np.ndarray, entries: Iterable[Pending]) -> list[np.ndar
     return slices
 
 
-class BucketLane:
-    """The queue of one length bucket in one worker, and the Triton calls it makes."""
+@dataclass
+class BucketQueue:
+    """The rows of one length bucket waiting in one worker, oldest first."""
 
-    def __init__(self, bucket: int, max_rows: int, run_batch: InferFunction) -> None:
-        self.bucket = bucket
+    bucket: int
+    entries: deque[Pending] = field(default_factory=deque)
+    rows: int = 0
+
+
+class Coalescer:
+    """Per-bucket queues and the Triton calls of one worker, for one model version.
+
+    A worker keeps at most ``calls_in_flight`` calls open while batches fill (full batches go
+    regardless); when a call ends, the bucket whose oldest row has waited longest goes next, so
+    every bucket is served in turn and each call carries everything its bucket gathered meanwhile.
+    Requests wait for their rows' logits under their own deadline.
+    """
+
+    def __init__(self, max_rows: int, calls_in_flight: int, run_batch: InferFunction) -> None:
         self.max_rows = max_rows
+        self.calls_in_flight = calls_in_flight
         self.run_batch = run_batch
-        self.queue: deque[Pending] = deque()
-        self.queued_rows = 0
-        self.in_flight = 0
+        self.queues: dict[int, BucketQueue] = {}
         self.calls: set[asyncio.Task] = set()  # strong references: the loop keeps only weak ones
 
-    def submit(self, batch: BucketBatch, deadline: float) -> asyncio.Future:
-        """Queue ``batch`` (one request's rows of this bucket) and return the future of its logits."""
-        if not 1 <= len(batch.owners) <= self.max_rows:
-            raise ValueError(f"a lane entry holds 1 to {self.max_rows} rows, got {len(batch.owners)}")
-        reply = asyncio.get_running_loop().create_future()
-        self.queue.append(Pending(batch, deadline, reply))
-        self.queued_rows += len(batch.owners)
+    async def infer(self, batches: list[BucketBatch], deadline: float) -> list[np.ndarray]:
+        """Logits for each of a request's batches, in order; ``InferenceTimeout`` once ``deadline`` passes.
+
+        Leaving early (deadline, error, or the client's task cancelled) ends only this request's
+        futures: its queued rows are dropped, and calls already made finish for the others in them.
+        """
+        loop = asyncio.get_running_loop()
+        replies = []
+        for batch in batches:
+            if not 1 <= len(batch.owners) <= self.max_rows:
+                raise ValueError(f"a queue entry holds 1 to {self.max_rows} rows, got {len(batch.owners)}")
+            queue = self.queues.setdefault(batch.bucket, BucketQueue(batch.bucket))
+            replies.append(loop.create_future())
+            queue.entries.append(Pending(batch, deadline, replies[-1]))
+            queue.rows += len(batch.owners)
         self._dispatch()
-        return reply
+        # One timer answering the replies still open, cheaper than asyncio.timeout's rescheduling on a hot path.
+        timer = loop.call_at(deadline, _time_out, replies)
+        try:
+            return [await reply for reply in replies]
+        finally:
+            timer.cancel()
+            for reply in replies:
+                if not reply.done():
+                    reply.cancel()
+                elif not reply.cancelled():
+                    reply.exception()  # retrieved: a sibling's error after ours is not "never retrieved"
 
     def _dispatch(self) -> None:
-        # Send when the lane is idle (no added latency), or when a full batch is waiting anyway.
-        while self.queue and (self.in_flight == 0 or self.queued_rows >= self.max_rows):
-            taken = take_batch(self.queue, self.max_rows, asyncio.get_running_loop().time())
-            self.queued_rows -= taken.rows_removed
-            for entry in taken.expired:
-                entry.reply.set_exception(InferenceTimeout("the request's deadline passed while it waited for a batch"))
-            if taken.batch:
-                self.in_flight += 1
-                call = asyncio.create_task(self._call(taken.batch))
-                self.calls.add(call)
-                call.add_done_callback(self.calls.discard)
+        for queue in self.queues.values():
+            while queue.rows >= self.max_rows:  # a full batch waits for nothing
+                self._send(queue)
+        while len(self.calls) < self.calls_in_flight and (waiting := self._longest_waiting()):
+            self._send(waiting)
 
-    async def _call(self, entries: list[Pending]) -> None:
+    def _longest_waiting(self) -> BucketQueue | None:
+        queues = [queue for queue in self.queues.values() if queue.entries]
+        return min(queues, key=lambda queue: queue.entries[0].seq, default=None)
+
+    def _send(self, queue: BucketQueue) -> None:
+        taken = take_batch(queue.entries, self.max_rows, asyncio.get_running_loop().time())
+        queue.rows -= taken.rows_removed
+        for entry in taken.expired:
+            entry.reply.set_exception(InferenceTimeout("the request's deadline passed while it waited for a batch"))
+        if taken.batch:
+            call = asyncio.create_task(self._call(queue.bucket, taken.batch))
+            self.calls.add(call)
+            call.add_done_callback(self._call_ended)
+
+    def _call_ended(self, call: asyncio.Task) -> None:
+        self.calls.discard(call)
+        if not call.cancelled():
+            self._dispatch()
+
+    async def _call(self, bucket: int, entries: list[Pending]) -> None:
         try:
             input_ids = np.concatenate([entry.batch.input_ids for entry in entries])
             attention_mask = np.concatenate([entry.batch.attention_mask for entry in entries])
-            metrics.BATCH_ROWS.labels(bucket=str(self.bucket)).observe(len(input_ids))
+            metrics.BATCH_ROWS.labels(bucket=str(bucket)).observe(len(input_ids))
             # The call lasts as long as someone in it still waits; each caller stops waiting at its own deadline.
             logits = await self.run_batch(input_ids, attention_mask, max(entry.deadline for entry in entries))
             for entry, rows in zip(entries, split_logits(logits, entries), strict=True):
@@ -145,9 +191,6 @@ class BucketLane:
             for entry in entries:
                 if not entry.reply.done():
                     entry.reply.set_exception(error)
-        finally:
-            self.in_flight -= 1
-            self._dispatch()
 
     async def close(self) -> None:
         """Cancel calls still running (shutdown): their callers get a cancellation, not a hang."""
@@ -156,37 +199,7 @@ class BucketLane:
         await asyncio.gather(*self.calls, return_exceptions=True)
 
 
-class Coalescer:
-    """One lane per bucket for one model version; requests wait for their rows' logits under their own deadline."""
-
-    def __init__(self, max_rows: int, run_batch: InferFunction) -> None:
-        self.max_rows = max_rows
-        self.run_batch = run_batch
-        self.lanes: dict[int, BucketLane] = {}
-
-    def lane(self, bucket: int) -> BucketLane:
-        if bucket not in self.lanes:
-            self.lanes[bucket] = BucketLane(bucket, self.max_rows, self.run_batch)
-        return self.lanes[bucket]
-
-    async def infer(self, batches: list[BucketBatch], deadline: float) -> list[np.ndarray]:
-        """Logits for each of a request's batches, in order; ``InferenceTimeout`` once ``deadline`` passes.
-
-        Leaving early (deadline, error, or the client's task cancelled) cancels only this request's
-        futures: its queued rows are dropped, and calls already made finish for the others in them.
-        """
-        replies = [self.lane(batch.bucket).submit(batch, deadline) for batch in batches]
-        try:
-            async with asyncio.timeout_at(deadline):
-                return [await reply for reply in replies]
-        except TimeoutError as error:
-            raise InferenceTimeout("the request's deadline passed before Triton answered") from error
-        finally:
-            for reply in replies:
-                if not reply.done():
-                    reply.cancel()
-                elif not reply.cancelled():
-                    reply.exception()  # retrieved: a sibling's error after ours is not "never retrieved"
-
-    async def close(self) -> None:
-        await asyncio.gather(*(lane.close() for lane in self.lanes.values()))
+def _time_out(replies: list[asyncio.Future]) -> None:
+    for reply in replies:
+        if not reply.done():
+            reply.set_exception(InferenceTimeout("the request's deadline passed before Triton answered"))

@@ -1,8 +1,8 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task and a copy per request)."""
 
 import logging
+import os
 import time
-import uuid
 
 from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
@@ -61,7 +61,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _client_request_id(scope) or uuid.uuid4().hex
+        request_id = _client_request_id(scope) or os.urandom(16).hex()
         token = REQUEST_ID.set(request_id)
         started = time.perf_counter()
         root_path = scope.get("root_path", "")

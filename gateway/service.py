@@ -31,7 +31,7 @@ class SentimentService:
 
     def __post_init__(self) -> None:
         self.buckets = effective_buckets(self.settings.length_buckets, self.metadata.max_length)
-        self.coalescer = Coalescer(self.metadata.max_batch_size, self.triton.infer)
+        self.coalescer = Coalescer(self.metadata.max_batch_size, self.settings.batch_calls_in_flight, self.triton.infer)
 
     async def classify(self, texts: list[str], options: ScoringOptions, route: str) -> list[SentimentResult]:
         """One result per text, in input order; only texts the cache does not know reach Triton."""

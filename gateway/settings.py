@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     drift_min_texts: int = Field(
         500, ge=1, description="Texts needed in the window before PSI is reported; fewer make it noise."
     )
+    batch_calls_in_flight: int = Field(
+        1,
+        ge=1,
+        description="Triton calls a worker keeps open while the next batches fill (full batches go regardless). "
+        "One gives the fullest batches, each bucket in turn; more overlap calls when Triton has idle instances.",
+    )
     triton_connections: int = Field(64, ge=1, description="Pooled HTTP connections to Triton per worker.")
     readiness_timeout_s: float = Field(1.0, gt=0, description="How long /readyz waits for Triton before saying 503.")
     retry_after_s: int = Field(1, ge=0, description="Retry-After sent with 503 and overload answers.")

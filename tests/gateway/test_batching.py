@@ -1,6 +1,6 @@
 """The coalescer: its queue logic alone (properties), its lanes on the event loop, then through a real gateway.
 
-The lane tests drive a ``BucketLane`` with a model function the test controls (a small real
+The event-loop tests drive a ``Coalescer`` with a model function the test controls (a small real
 implementation that records each call and answers when told), so the order of events is exact. The
 last tests send concurrent traffic through a real gateway and Triton and compare with sequential
 answers.
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import SST2_DEV, GatewayProcess, gateway_batch_calls
 
-from gateway.batching import BucketLane, Coalescer, Pending, take_batch
+from gateway.batching import Coalescer, Pending, take_batch
 from gateway.errors import InferenceFailed, InferenceTimeout
 from gateway.tokenization import BucketBatch, pad_to_bucket
 
@@ -101,35 +101,43 @@ def test_take_batch_keeps_arrival_order_never_overfills_and_accounts_for_every_r
         assert taken.batch, "a non-empty queue always yields a call"
 
 
-# --- a lane on the event loop ----------------------------------------------------------------------------------
+# --- the coalescer on the event loop ---------------------------------------------------------------------------
 
 
-async def test_an_idle_lane_sends_at_once_and_rows_gather_while_a_call_is_in_flight() -> None:
+def request(coalescer: Coalescer, *tokens: int, bucket: int = 8, deadline_s: float = 10) -> asyncio.Task:
+    """A request of one batch (rows told apart by ``tokens``) waiting for its logits, as a task."""
+    deadline = asyncio.get_running_loop().time() + deadline_s
+    return asyncio.create_task(coalescer.infer([rows_batch(*tokens, bucket=bucket)], deadline))
+
+
+async def answer(task: asyncio.Task) -> list[int]:
+    [logits] = await task
+    return logits[:, 0].astype(int).tolist()
+
+
+async def test_an_idle_worker_sends_at_once_and_rows_gather_while_its_call_is_in_flight() -> None:
     model = ScriptedModel()
-    lane = BucketLane(bucket=8, max_rows=8, run_batch=model)
-    deadline = asyncio.get_running_loop().time() + 10
-    first = lane.submit(rows_batch(1), deadline)
+    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model)
+    first = request(coalescer, 1)
     await settle()
-    assert model.calls == [[1]], "an idle lane must not wait for company"
+    assert model.calls == [[1]], "an idle worker must not wait for company"
 
-    second = lane.submit(rows_batch(2, 3), deadline)
-    third = lane.submit(rows_batch(4), deadline)
+    second, third = request(coalescer, 2, 3), request(coalescer, 4)
     await settle()
-    assert model.calls == [[1]], "while a call is in flight, rows gather"
+    assert model.calls == [[1]], "while the call is in flight, rows gather"
 
     model.finish(0)
-    assert (await first)[:, 0].tolist() == [1]
+    assert await answer(first) == [1]
     await settle()
     assert model.calls == [[1], [2, 3, 4]], "everything waiting goes as one call"
     model.finish(1)
-    assert (await second)[:, 0].tolist() == [2, 3] and (await third)[:, 0].tolist() == [4]
+    assert await answer(second) == [2, 3] and await answer(third) == [4]
 
 
-async def test_a_full_batch_goes_without_waiting_for_the_call_in_flight() -> None:
+async def test_a_full_batch_goes_without_waiting_for_a_free_call() -> None:
     model = ScriptedModel()
-    lane = BucketLane(bucket=8, max_rows=3, run_batch=model)
-    deadline = asyncio.get_running_loop().time() + 10
-    replies = [lane.submit(rows_batch(token), deadline) for token in (1, 2, 3, 4, 5)]
+    coalescer = Coalescer(max_rows=3, calls_in_flight=1, run_batch=model)
+    tasks = [request(coalescer, token) for token in (1, 2, 3, 4, 5)]
     await settle()
     assert model.calls == [[1], [2, 3, 4]], "three rows waiting fill a batch: sent at once"
     for call in range(2):
@@ -137,85 +145,95 @@ async def test_a_full_batch_goes_without_waiting_for_the_call_in_flight() -> Non
     await settle()
     assert model.calls[-1] == [5]
     model.finish(2)
-    assert [int(reply[0, 0]) for reply in await asyncio.gather(*replies)] == [1, 2, 3, 4, 5]
+    assert [await answer(task) for task in tasks] == [[1], [2], [3], [4], [5]]
+
+
+async def test_buckets_take_turns_oldest_waiting_first() -> None:
+    model = ScriptedModel()
+    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model)
+    tasks = [request(coalescer, 1, bucket=8)]
+    await settle()
+    tasks += [request(coalescer, 2, bucket=16), request(coalescer, 3, bucket=8), request(coalescer, 4, bucket=16)]
+    await settle()
+    model.finish(0)
+    await settle()
+    assert model.calls == [[1], [2, 4]], "bucket 16's oldest row waited longest"
+    model.finish(1)
+    await settle()
+    assert model.calls == [[1], [2, 4], [3]]
+    model.finish(2)
+    assert [await answer(task) for task in tasks] == [[1], [2], [3], [4]]
+
+
+async def test_more_calls_in_flight_send_other_buckets_at_once() -> None:
+    model = ScriptedModel()
+    coalescer = Coalescer(max_rows=8, calls_in_flight=2, run_batch=model)
+    tasks = [request(coalescer, 1, bucket=8), request(coalescer, 2, bucket=16), request(coalescer, 3, bucket=8)]
+    await settle()
+    assert model.calls == [[1], [2]]
+    model.finish(1)
+    await settle()
+    assert model.calls == [[1], [2], [3]]
+    model.finish(0)
+    model.finish(2)
+    assert [await answer(task) for task in tasks] == [[1], [2], [3]]
 
 
 async def test_a_failed_call_fails_only_its_own_requests() -> None:
     model = ScriptedModel()
-    lane = BucketLane(bucket=8, max_rows=8, run_batch=model)
-    deadline = asyncio.get_running_loop().time() + 10
-    first = lane.submit(rows_batch(1), deadline)
+    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model)
+    first = request(coalescer, 1)
     await settle()
-    in_failing_call = [lane.submit(rows_batch(2), deadline), lane.submit(rows_batch(3), deadline)]
+    in_failing_call = [request(coalescer, 2), request(coalescer, 3)]
+    await settle()
     model.finish(0)
     await first
     await settle()
-    after = lane.submit(rows_batch(4), deadline)
+    after = request(coalescer, 4)
     model.finish(1, InferenceFailed("Triton failed to run the model: boom"))
-    for reply in in_failing_call:
+    for task in in_failing_call:
         with pytest.raises(InferenceFailed, match="boom"):
-            await reply
+            await task
     await settle()
-    assert model.calls[-1] == [4], "the lane goes on after a failure"
+    assert model.calls[-1] == [4], "the worker goes on after a failure"
     model.finish(2)
-    assert (await after)[:, 0].tolist() == [4]
+    assert await answer(after) == [4]
 
 
 async def test_callers_that_left_are_dropped_before_they_cost_compute() -> None:
     model = ScriptedModel()
-    lane = BucketLane(bucket=8, max_rows=8, run_batch=model)
-    loop = asyncio.get_running_loop()
-    first = lane.submit(rows_batch(1), loop.time() + 10)
-    gone = lane.submit(rows_batch(2), loop.time() + 10)
-    expired = lane.submit(rows_batch(3), loop.time() + 0.01)
-    staying = lane.submit(rows_batch(4), loop.time() + 10)
+    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model)
+    first = request(coalescer, 1)
+    gone, expiring, staying = request(coalescer, 2), request(coalescer, 3, deadline_s=0.01), request(coalescer, 4)
+    await settle()
     gone.cancel()  # its client disconnected
-    await asyncio.sleep(0.02)
+    with pytest.raises(InferenceTimeout):
+        await expiring  # answered at its own deadline, while the call in front of it still runs
+    assert model.calls == [[1]]
     model.finish(0)
     await first
     await settle()
-    assert model.calls == [[1], [4]]
-    with pytest.raises(InferenceTimeout):
-        await expired
+    assert model.calls == [[1], [4]], "neither the departed nor the expired rows were sent"
     model.finish(1)
-    assert (await staying)[:, 0].tolist() == [4]
-    assert lane.queued_rows == 0 and lane.in_flight == 0
-
-
-async def test_a_request_past_its_deadline_gets_a_timeout_while_the_call_goes_on_for_the_others() -> None:
-    model = ScriptedModel()
-    coalescer = Coalescer(max_rows=8, run_batch=model)
-    loop = asyncio.get_running_loop()
-    patient = asyncio.create_task(coalescer.infer([rows_batch(1)], loop.time() + 10))
-    hasty = asyncio.create_task(coalescer.infer([rows_batch(2)], loop.time() + 10))
-    await settle()
-    model.finish(0)
-    await patient
-    await settle()
-    assert model.calls == [[1], [2]]
-    late = asyncio.create_task(coalescer.infer([rows_batch(3)], loop.time() + 0.01))
-    with pytest.raises(InferenceTimeout):
-        await late  # waited behind the call in flight; answered at its own deadline
-    model.finish(1)
-    assert (await hasty)[0][:, 0].tolist() == [2]
-    await settle()
-    assert model.calls == [[1], [2]], "the late request's rows were never sent"
+    assert await answer(staying) == [4]
+    assert all(queue.rows == 0 and not queue.entries for queue in coalescer.queues.values())
+    assert not coalescer.calls
 
 
 async def test_one_request_over_several_buckets_gets_each_batch_back_in_order() -> None:
     model = ScriptedModel()
-    coalescer = Coalescer(max_rows=8, run_batch=model)
+    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model)
     deadline = asyncio.get_running_loop().time() + 10
-    request = asyncio.create_task(
+    task = asyncio.create_task(
         coalescer.infer([rows_batch(5, 6, bucket=16), rows_batch(7, bucket=8), rows_batch(8, bucket=16)], deadline)
     )
     await settle()
-    assert sorted(model.calls) == [[5, 6], [7]], "one call per bucket"
+    assert model.calls == [[5, 6, 8]], "a bucket's rows go together, the oldest bucket first"
     model.finish(0)
-    model.finish(1)
     await settle()
-    model.finish(2)
-    assert [logits[:, 0].tolist() for logits in await request] == [[5, 6], [7], [8]]
+    assert model.calls == [[5, 6, 8], [7]]
+    model.finish(1)
+    assert [logits[:, 0].tolist() for logits in await task] == [[5, 6], [7], [8]]
     await coalescer.close()
 
 

@@ -75,6 +75,9 @@ system-deps: ## Install the system packages the tests need (Debian/Ubuntu, as ro
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
 	fi
 
+# setuptools warns on every editable install that a folder named like a package may shadow it; here the
+# folders are the packages, so the note only hides real output.
+$(VENV)/.installed: export PYTHONWARNINGS := ignore:Editable installation
 $(VENV)/.installed: pyproject.toml client/pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ required ($(PYTHON))"; exit 1; }
 	@echo "setup: creating $(VENV) with $(PYTHON)"
@@ -85,7 +88,7 @@ $(VENV)/.installed: pyproject.toml client/pyproject.toml constraints.txt
 	@$(BIN)/pip install --quiet torch==2.13.0
 	@echo "setup: installing the project and its pinned dependencies (about a minute)"
 	@$(BIN)/pip install --quiet -c constraints.txt -e ".[export,gateway,local-server,deploy-check,bench,dev]" -e ./client
-	touch $@
+	@touch $@
 
 # checkov pins packaging<24 and networkx<2.7, so it gets a venv of its own.
 $(CHECKOV_VENV)/.installed: deploy/eks/requirements-checkov.txt

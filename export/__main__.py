@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.reuse and not args.force:
             version_dir = args.repository / args.name / str(args.version)
             verdict = compare_with_existing(version_dir, args.model, args.quantize or "fp32", args.reference_data)
-            logger.info("%s", verdict.reason)
+            if verdict.reason:
+                logger.info("%s", verdict.reason)
             if verdict.reuse:
                 return 0
             replace_version = True

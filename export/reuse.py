@@ -19,12 +19,12 @@ class Verdict:
     """Keep the existing export or export again, and the one line that says which and why."""
 
     reuse: bool
-    reason: str
+    reason: str  # empty when there is nothing to say: no export yet, and the export's own steps follow
 
 
 def compare_with_existing(version_dir: Path, model: str, precision: str, reference_data: Path | None) -> Verdict:
     if not (version_dir / METADATA_FILENAME).exists():
-        return Verdict(False, f"exporting {model} into {version_dir}")
+        return Verdict(False, "")
     try:
         metadata = ServingMetadata.read(version_dir)
     except (ValueError, TypeError, json.JSONDecodeError):

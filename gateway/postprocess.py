@@ -23,6 +23,10 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def combine_windows(row_logits: np.ndarray, owners: list[int], row_tokens: np.ndarray, texts: int) -> np.ndarray:
     """Per-text logits: the token-count-weighted mean of its rows (one row per window; most texts have one)."""
+    if len(owners) == texts:  # one row per text: its mean is itself, only the order changes (the common case)
+        combined = np.empty((texts, row_logits.shape[1]), dtype=np.float64)
+        combined[owners] = row_logits
+        return combined
     weighted = np.zeros((texts, row_logits.shape[1]), dtype=np.float64)
     weights = np.zeros(texts, dtype=np.float64)
     np.add.at(weighted, owners, row_logits.astype(np.float64) * row_tokens[:, None])

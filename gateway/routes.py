@@ -38,20 +38,18 @@ CurrentSettings = Annotated[Settings, Depends(get_settings)]
 
 
 @router.post("/v1/sentiment", response_model=SentimentResult, responses=ERROR_RESPONSES, tags=["sentiment"])
-async def classify_one(body: SentimentRequest, service: Service, settings: CurrentSettings) -> SentimentResult:
+async def classify_one(body: SentimentRequest, service: Service) -> SentimentResult:
     """Classify one text."""
-    check_text_limits([body.text], settings, field="text")
+    check_text_limits([body.text], service.settings, field="text")
     return (await service.classify([body.text], body, route="/v1/sentiment"))[0]
 
 
 @router.post(
     "/v1/sentiment/batch", response_model=BatchSentimentResponse, responses=ERROR_RESPONSES, tags=["sentiment"]
 )
-async def classify_batch(
-    body: BatchSentimentRequest, service: Service, settings: CurrentSettings
-) -> BatchSentimentResponse:
+async def classify_batch(body: BatchSentimentRequest, service: Service) -> BatchSentimentResponse:
     """Classify several texts; results come back in input order. Batches over Triton's limit are split."""
-    check_text_limits(body.texts, settings, field="texts")
+    check_text_limits(body.texts, service.settings, field="texts")
     return BatchSentimentResponse(results=await service.classify(body.texts, body, route="/v1/sentiment/batch"))
 
 

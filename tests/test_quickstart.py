@@ -44,9 +44,11 @@ def clone(tmp_path: Path) -> Iterator[Path]:
     subprocess.run(["make", "stop", f"VENV={VENV}"], cwd=checkout, capture_output=True, timeout=60, check=False)
 
 
-def make(clone: Path, command: str, *variables: str) -> tuple[subprocess.CompletedProcess, float]:
+def make(
+    clone: Path, command: str, *variables: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess, float]:
     # The clone's own localtriton, not the one the shared virtualenv's editable install points at.
-    env = {**os.environ, "PYTHONPATH": str(clone / "deploy" / "local"), "HF_HUB_OFFLINE": "1"}
+    env = {"HF_HUB_OFFLINE": "1", **os.environ, **(env or {}), "PYTHONPATH": str(clone / "deploy" / "local")}
     started = time.monotonic()
     result = subprocess.run(
         ["bash", "-c", " ".join([command, *variables])],
@@ -65,17 +67,39 @@ def listening_addresses(pid: int) -> set[str]:
     return {socket.laddr.ip for socket in sockets if socket.status == psutil.CONN_LISTEN}
 
 
-def test_the_readme_quick_start_serves_on_a_fresh_clone(clone: Path) -> None:
-    gateway_port = free_port()
-    variables = (
+def server_variables(gateway_port: int) -> tuple[str, ...]:
+    """The shared virtualenv and free ports: the only make variables the README's commands get added."""
+    return (
         f"VENV={VENV}",
         f"TRITON_HTTP_PORT={free_port()}",
         f"TRITON_GRPC_PORT={free_port()}",
         f"TRITON_METRICS_PORT={free_port()}",
         f"GATEWAY_PORT={gateway_port}",
     )
-    up_to_date, _ = make(clone, "make --question setup", *variables)
+
+
+def assert_venv_up_to_date(clone: Path) -> None:
+    up_to_date, _ = make(clone, "make --question setup", f"VENV={VENV}")
     assert up_to_date.returncode == 0, "make would install into the shared virtualenv; stopping before it does"
+
+
+def test_offline_the_default_make_run_fails_within_seconds_in_one_line(clone: Path, tmp_path: Path) -> None:
+    """No HF_HUB_OFFLINE: the hub is simply unreachable (a port nothing listens on) and nothing is cached."""
+    assert_venv_up_to_date(clone)
+    offline = {"HF_ENDPOINT": f"http://127.0.0.1:{free_port()}", "HF_HOME": str(tmp_path / "empty-hf-cache")}
+    result, seconds = make(clone, "make run", *server_variables(free_port()), env={**offline, "HF_HUB_OFFLINE": ""})
+    assert result.returncode != 0
+    assert seconds < 10
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    (line,) = errors
+    assert "cannot reach the Hugging Face hub" in line and "make run MODEL=/path/to/checkpoint" in line
+    assert "Retrying" not in result.stdout + result.stderr
+
+
+def test_the_readme_quick_start_serves_on_a_fresh_clone(clone: Path) -> None:
+    gateway_port = free_port()
+    variables = server_variables(gateway_port)
+    assert_venv_up_to_date(clone)
 
     command = readme_offline_command()
     first, first_s = make(clone, command, *variables)

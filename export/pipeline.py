@@ -56,7 +56,7 @@ def run_export(request: ExportRequest) -> ParityReport:
     version_dir = request.repository / request.name / str(request.version)
     if version_dir.exists() and not (request.force or request.replace_version):
         # Fail before the minutes of loading and exporting, not after.
-        raise ExportError(f"{version_dir} already exists; pass --force to overwrite it")
+        raise ExportError(f"{version_dir} already exists; pass --force to overwrite it (make export FORCE=1)")
 
     step = Steps(total=4 + (request.quantize == "int8") + (request.reference_data is not None))
     with step(f"load {request.model}"):

@@ -79,10 +79,12 @@ DEPLOY_SETTINGS = (
 
 # A stand-in for aws, docker or kubectl: it logs its arguments, then answers by the first rule whose shell
 # pattern matches them ("pattern|exit status|output", output with \n escapes), or fails with 97. The fake
-# kubectl hands `kustomize` to the real one, which renders offline.
+# kubectl hands `kustomize` to the real one, which renders offline. deploy.sh runs with stdin from /dev/null.
 FAKE_TOOL = """#!/bin/sh
 echo "$0 $*" >> "{log}"
 {delegate}
+# Read what is piped in, as the real tools do (docker login --password-stdin), so the writer gets no SIGPIPE.
+cat > /dev/null
 if [ -f "{rules}" ]; then
   while IFS='|' read -r pattern status output; do
     case "$*" in
@@ -248,6 +250,7 @@ def run_deploy_script(
         ["bash", str(DEPLOY_SCRIPT), command],
         cwd=REPO_ROOT,
         env=env,
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=120,

@@ -359,3 +359,78 @@ def test_script_is_strict_bash() -> None:
     assert text.startswith("#!/usr/bin/env bash\n")
     # -E: the ERR trap reaches functions, so every failure names its step.
     assert "\nset -Eeuo pipefail\n" in text
+
+
+GATEWAY_DIGEST = "sha256:" + "a" * 64
+TRITON_DIGEST = "sha256:" + "b" * 64
+REDIS_DIGEST = "sha256:" + "c" * 64
+
+
+def release_rules(already_pushed: bool) -> Rules:
+    """A cluster and an account where everything works; the images are in ECR already or not."""
+    rules = cluster_rules()
+    rules["aws"] += [
+        ("ecr describe-repositories*", 0, ""),
+        ("ecr get-login-password*", 0, "password"),
+        (
+            f"ecr describe-images * --repository-name sentiment-gateway --image-ids imageTag={IMAGE_TAG} --query*",
+            0,
+            GATEWAY_DIGEST,
+        ),
+        (
+            f"ecr describe-images * --repository-name sentiment-triton --image-ids imageTag={IMAGE_TAG} --query*",
+            0,
+            TRITON_DIGEST,
+        ),
+        (f"ecr describe-images * --image-ids imageTag={IMAGE_TAG}", 0 if already_pushed else 1, ""),
+    ]
+    rules["docker"] += [
+        ("login *", 0, ""),
+        ("buildx inspect sentiment-release", 0, ""),
+        ("buildx build *", 0, ""),
+        ("buildx imagetools inspect redis:*", 0, REDIS_DIGEST),
+    ]
+    rules["kubectl"] += [
+        ("*delete *", 0, ""),
+        ("*apply --server-side*", 0, ""),
+        ("*rollout status*", 0, ""),
+        ("*get service gateway -o jsonpath=*hostname*", 0, "k8s-sentimen-gateway.elb"),
+    ]
+    return rules
+
+
+@pytest.mark.parametrize("already_pushed", [True, False], ids=["pushed-by-ci", "new-tag"])
+def test_a_real_release_builds_what_is_new_and_applies_it_pinned_by_digest(
+    tmp_path: Path, already_pushed: bool, validator
+) -> None:
+    render = tmp_path / "render"
+    result = real_run(
+        tmp_path,
+        release_rules(already_pushed),
+        OVERLAY="production",
+        TLS_CERT_ARN=TLS_CERT_ARN,
+        API_KEY_HASHES=API_KEY_HASHES,
+        RENDER_DIR=str(render),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    built = [line for line in result.stdout.splitlines() if line.startswith("    + docker buildx build")]
+    if already_pushed:
+        # The tag names code and model, so an image under it is the right one: not rebuilt.
+        assert not built
+        assert result.stdout.count("is already in ECR; not rebuilding") == 2
+    else:
+        assert len(built) == 2
+    objects = validator.load_documents((render / "manifests.yaml").read_text())
+    images = {
+        o["metadata"]["name"]: o["spec"]["template"]["spec"]["containers"][0]["image"]
+        for o in objects
+        if o["kind"] == "Deployment"
+    }
+    assert images == {
+        "gateway": f"{REGISTRY}/sentiment-gateway@{GATEWAY_DIGEST}",
+        "triton": f"{REGISTRY}/sentiment-triton@{TRITON_DIGEST}",
+        "redis": f"redis@{REDIS_DIGEST}",
+    }
+    assert "0 errors (Kubernetes 1.35 schema" in result.stdout.split("==> Pin every image by digest")[1]
+    assert f"+ {tmp_path}/fake-bin/kubectl apply --server-side" in result.stdout
+    assert "endpoint: https://k8s-sentimen-gateway.elb" in result.stdout

@@ -7,8 +7,9 @@ the systems differ only in what sits between the caller and ``model.onnx`` (the 
 - ``triton``: tritonclient straight to Triton (what the gateway adds is then the difference to
   ``stack``). Texts are tokenized and padded once before the run: tokenizing is the gateway's job,
   not Triton's, and doing it per request would bill the load generator for it.
-- ``stack`` and ``baseline``: JSON over HTTP to ``POST /v1/sentiment``, of the gateway and of the
-  seed-style pipeline server respectively; bodies are encoded once before the run.
+- ``stack`` (and its variants ``stack-cached``, ``stack-strict``) and ``baseline``: JSON over HTTP to
+  ``POST /v1/sentiment``, of the gateway and of the seed-style pipeline server respectively; bodies
+  are encoded once before the run.
 """
 
 import itertools

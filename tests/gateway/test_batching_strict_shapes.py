@@ -11,6 +11,7 @@ changes over a few seconds of closed-loop load.
 from functools import partial
 from pathlib import Path
 
+import tritonclient.http as triton_http
 from support import REAL_MODEL_NAME, SST2_DEV, gateway_settings, start_gateway
 
 from export.labelled_data import load_tsv
@@ -29,6 +30,8 @@ LOAD = LoadSettings(concurrency=CONCURRENCY, warmup_s=1.0, duration_s=4.0, drain
 async def test_sst2_texts_one_per_request_fill_tritons_batches_under_strict_shapes(
     strict_triton, tmp_path: Path
 ) -> None:
+    served = triton_http.InferenceServerClient(strict_triton.http_url).get_model_config(REAL_MODEL_NAME)
+    assert not any(tensor.get("allow_ragged_batch") for tensor in served["input"]), "not the strict config"
     texts = [example.text for example in load_tsv(SST2_DEV)]
     repository = strict_triton.repository
     labels = ServingMetadata.read(repository / REAL_MODEL_NAME / "1").labels

@@ -582,6 +582,8 @@ render() {
     info "rendered $(grep -c '^kind:' "$MANIFESTS") objects to $MANIFESTS"
     "$PYTHON" "$EKS_DIR/validate_manifests.py" --kubernetes-version "$K8S_VERSION" "$MANIFESTS" \
         | sed 's/^/    /' || die "schema validation failed (see INVALID lines above)"
+    "$PYTHON" "$EKS_DIR/release_summary.py" "$MANIFESTS" | sed 's/^/    /' \
+        || die "this release would drop requests during a rollout (see UNSAFE lines above)"
 }
 
 render_and_validate() {

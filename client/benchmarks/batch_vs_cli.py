@@ -5,9 +5,11 @@
 Starts Triton and one gateway (free ports of 127.0.0.1, quota and answer cache off, as ``make bench``) on
 an export of ``--model``, then alternates: the benchmark's closed-loop load generator sending pre-encoded
 batch bodies of ``--batch-size`` texts at ``--concurrency``; and ``sentiment-client score`` on the same
-rows with the same batch size and concurrency, as a subprocess, timed by its own summary. Each round
-records the load average; the ratio is the CLI's texts/s over the generator's. Not part of the package:
-it needs the repository's ``loadtest`` and ``localtriton``.
+rows with the same batch size and concurrency, as a subprocess, timed by its own summary. Each phase
+records the CPU that other work on the machine took meanwhile (busy time from /proc/stat less the servers',
+the generator's or the CLI's own), as ``make bench`` does: on a shared machine it says which figures to
+trust. The ratio is the CLI's texts/s over the generator's. Not part of the package: it needs the
+repository's ``loadtest`` and ``localtriton``.
 """
 
 import argparse
@@ -16,19 +18,23 @@ import csv
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 from localtriton.server import start_on_free_ports
 
-from loadtest.bench.loadgen import LoadSettings, run_closed_loop
+from loadtest.bench.loadgen import LoadSettings, machine_busy_cpu, run_closed_loop
 from loadtest.bench.servers import start_gateway
+from loadtest.bench.systems import process_tree_cpu
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = REPO_ROOT.parent / "shared"
+CpuClock = Callable[[], float]
 
 
 def read_sentences(path: Path, rows: int | None) -> list[str]:
@@ -37,7 +43,9 @@ def read_sentences(path: Path, rows: int | None) -> list[str]:
     return sentences[:rows] if rows else sentences
 
 
-async def load_generator(url: str, texts: list[str], batch_size: int, concurrency: int, duration_s: float) -> dict:
+async def load_generator(
+    url: str, texts: list[str], batch_size: int, concurrency: int, duration_s: float, server_cpu: CpuClock
+) -> dict:
     bodies = [
         json.dumps({"texts": texts[start : start + batch_size]}).encode()
         for start in range(0, len(texts) - batch_size + 1, batch_size)
@@ -52,20 +60,39 @@ async def load_generator(url: str, texts: list[str], batch_size: int, concurrenc
                     raise RuntimeError(f"HTTP {response.status}: {answer[:200]!r}")
             return len(json.loads(answer)["results"])
 
-        sample = await run_closed_loop(
-            send, len(bodies), LoadSettings(concurrency=concurrency, warmup_s=2.0, duration_s=duration_s)
-        )
-    return {"texts_per_s": sample.texts / sample.window_s, "errors": sample.errors, "seconds": sample.window_s}
+        settings = LoadSettings(concurrency=concurrency, warmup_s=2.0, duration_s=duration_s)
+        sample = await run_closed_loop(send, len(bodies), settings, server_cpu=server_cpu)
+    other_s = sample.machine_cpu_s - sample.client_cpu_s - (sample.server_cpu_s or 0.0)
+    return {
+        "texts_per_s": sample.texts / sample.window_s,
+        "errors": sample.errors,
+        "seconds": sample.window_s,
+        "client_cpu": sample.client_cpu_s / sample.window_s,
+        "server_cpu": (sample.server_cpu_s or 0.0) / sample.window_s,
+        "other_cpu": max(0.0, other_s) / sample.window_s,
+    }
 
 
-def run_cli(url: str, data: Path, work_dir: Path, batch_size: int, concurrency: int) -> dict:
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_cli(
+    url: str, data: Path, work_dir: Path, batch_size: int, concurrency: int, server_cpu: CpuClock, progress: bool
+) -> dict:
     output, summary = work_dir / "scored.tsv", work_dir / "summary.json"
+    shutil.rmtree(work_dir / "scored.tsv.partial", ignore_errors=True)  # left by an interrupted benchmark
     command = [sys.executable, "-m", "sentiment_client", "score", str(data), "--column", "sentence"]
-    command += ["--prefix", "predicted_", "--output", str(output), "--url", url, "--no-progress"]
+    command += ["--prefix", "predicted_", "--output", str(output), "--url", url]
+    command += [] if progress else ["--no-progress"]
     command += ["--batch-size", str(batch_size), "--concurrency", str(concurrency), "--summary-json", str(summary)]
+    clocks = [machine_busy_cpu, server_cpu, children_cpu_s]
+    at_start = [clock() for clock in clocks]
     started = time.perf_counter()
     subprocess.run(command, check=True)
     wall_s = time.perf_counter() - started
+    machine_s, server_s, cli_s = (clock() - begin for clock, begin in zip(clocks, at_start, strict=True))
     figures = json.loads(summary.read_text())
     output.unlink()
     return {
@@ -74,6 +101,9 @@ def run_cli(url: str, data: Path, work_dir: Path, batch_size: int, concurrency: 
         "failed": figures["failed"],
         "seconds": figures["elapsed_s"],
         "wall_s": wall_s,
+        "client_cpu": cli_s / wall_s,
+        "server_cpu": server_s / wall_s,
+        "other_cpu": max(0.0, machine_s - server_s - cli_s) / wall_s,
         "max_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
 
@@ -90,6 +120,7 @@ def main() -> None:
     parser.add_argument("--gateway-workers", type=int, default=1)
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / "build" / "client-bench")
     parser.add_argument("--out", type=Path, help="write the rounds here as JSON")
+    parser.add_argument("--show-progress", action="store_true", help="let the CLI draw its progress bar")
     arguments = parser.parse_args()
 
     work_dir = arguments.work_dir
@@ -110,15 +141,29 @@ def main() -> None:
         gateway = start_gateway(
             f"127.0.0.1:{triton.options.http_port}", repository, "sentiment", arguments.gateway_workers, work_dir
         )
+        server_cpu = process_tree_cpu([triton.process.pid, gateway.pid])
         try:
             for number in range(arguments.rounds):
                 load_before = os.getloadavg()[0]
                 generator = asyncio.run(
                     load_generator(
-                        gateway.base_url, texts, arguments.batch_size, arguments.concurrency, arguments.duration
+                        gateway.base_url,
+                        texts,
+                        arguments.batch_size,
+                        arguments.concurrency,
+                        arguments.duration,
+                        server_cpu,
                     )
                 )
-                cli = run_cli(gateway.base_url, data, work_dir, arguments.batch_size, arguments.concurrency)
+                cli = run_cli(
+                    gateway.base_url,
+                    data,
+                    work_dir,
+                    arguments.batch_size,
+                    arguments.concurrency,
+                    server_cpu,
+                    arguments.show_progress,
+                )
                 result = {
                     "round": number + 1,
                     "load_average_1m": load_before,

@@ -192,7 +192,7 @@ RAGGED = """
 # model instance going idle never signals (RateLimiter::DequeuePayload only counts it); only the next
 # arriving request wakes it. With closed-loop clients nothing arrives, so requests stalled up to
 # 500 ms. Shape-true DistilBERT on CPU, mixed buckets, concurrency 1, alternating runs of 300 requests:
-# p99 522-560 ms with the policy (3-21 % of requests stalled), 32-48 ms and no stall without it.
+# p99 522-560 ms with the policy (3-16 % of requests over 100 ms), 32-48 ms and none without it.
 NO_QUEUE_POLICY = """  # No default_queue_policy: with one, Triton 2.51's batcher noticed a freed instance only by a
   # 500 ms poll (see export/triton_config.py). The gateway bounds the queue (in-flight permits per
   # worker, 429 past them) and answers 504 at each request's deadline."""

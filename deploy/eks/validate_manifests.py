@@ -21,8 +21,8 @@ from pathlib import Path
 import kubernetes_validate
 import yaml
 
-# Newest Kubernetes minor that both kubernetes-validate ships a schema for and Amazon EKS offers
-# (EKS released 1.35 on 2026-01-28). Raise it with the cluster version.
+# The oldest Kubernetes minor this deploy supports (EKS 1.35 to 1.37, docs/deploy-eks.md): the fields it
+# accepts are accepted by the newer ones too. Raise it when the oldest supported version goes.
 KUBERNETES_VERSION = "1.35"
 
 

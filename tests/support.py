@@ -191,16 +191,25 @@ def restart(server: TritonServer) -> TritonServer:
     return TritonServer(dataclasses.replace(server.options)).start(ready_timeout_s=120)
 
 
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples called ``name`` whose labels include ``labels``, read with Prometheus' own parser.
+
+    The parser names a counter's samples ``<name>_total`` even where the exporter (Triton) leaves the suffix off.
+    """
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name in (name, f"{name}_total") and labels.items() <= sample.labels.items()
+    )
+
+
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
 def gateway_batch_calls(gateway: GatewayProcess) -> tuple[float, float]:
     """(Triton calls, rows in them) the gateway's coalescer has made, from ``gateway_batch_rows`` on /metrics."""
-    text = urllib.request.urlopen(gateway.url + "/metrics", timeout=5).read().decode()
-    samples = [
-        sample
-        for family in text_string_to_metric_families(text)
-        if family.name == "gateway_batch_rows"
-        for sample in family.samples
-    ]
-    return (
-        sum(sample.value for sample in samples if sample.name.endswith("_count")),
-        sum(sample.value for sample in samples if sample.name.endswith("_sum")),
-    )
+    text = scrape(gateway.url + "/metrics")
+    return metric_value(text, "gateway_batch_rows_count"), metric_value(text, "gateway_batch_rows_sum")

@@ -2,8 +2,6 @@
 
 import asyncio
 import ipaddress
-import re
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +11,8 @@ import pytest
 import tritonclient.http as triton_http
 import tritonclient.http.aio as triton_aio
 from localtriton.server import TritonStartError
-from support import REAL_MODEL_NAME, TINY_MODEL_NAME, RunningTriton, start_triton
+from prometheus_client.parser import text_string_to_metric_families
+from support import REAL_MODEL_NAME, TINY_MODEL_NAME, RunningTriton, scrape, start_triton
 from tokenizers import Tokenizer
 
 from gateway.postprocess import softmax
@@ -42,15 +41,17 @@ def triton_logits(client: triton_http.InferenceServerClient, model: str, tensors
     return client.infer(model, inputs, outputs=outputs).as_numpy("logits")
 
 
-def scrape(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.read().decode()
-
-
 def metric(text: str, name: str, model: str) -> float:
-    match = re.search(rf'^{name}{{model="{re.escape(model)}",version="1"}} (\S+)$', text, re.MULTILINE)
-    assert match, f"{name} for {model} missing from Triton's metrics"
-    return float(match.group(1))
+    """One of Triton's per-model metrics, which must be there (a missing one means the model did not load)."""
+    samples = [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == name
+        for sample in family.samples
+        if sample.labels.get("model") == model
+    ]
+    assert samples, f"{name} for {model} missing from Triton's metrics"
+    return sum(samples)
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ import httpx
 import numpy as np
 import onnxruntime as ort
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-from support import TINY_MODEL_NAME, GatewayProcess, RunningTriton
+from support import TINY_MODEL_NAME, GatewayProcess, RunningTriton, metric_value
 from tokenizers import Tokenizer
 
 from gateway.postprocess import softmax
@@ -151,19 +150,6 @@ def test_request_id_is_echoed_or_made_up(gateway: GatewayProcess) -> None:
     made_up = classify(gateway, "hi").headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", made_up)
     assert '"request_id": "trace-42"' in gateway.log()
-
-
-def metric_value(text: str, name: str, **labels: str) -> float:
-    """Sum of the samples called ``name`` whose labels include ``labels``, read with Prometheus' own parser.
-
-    The parser names a counter's samples ``<name>_total`` even where the exporter (Triton) leaves the suffix off.
-    """
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name in (name, f"{name}_total") and labels.items() <= sample.labels.items()
-    )
 
 
 def test_metrics_cover_requests_texts_tokens_truncation_triton_and_predictions(gateway: GatewayProcess) -> None:

@@ -1,11 +1,19 @@
 """Drift monitoring end to end: the export's reference profile, the gateway's rolling PSI gauges."""
 
-import re
 from pathlib import Path
 
 import httpx
 import pytest
-from support import REAL_MODEL_NAME, SST2_DEV, GatewayProcess, RunningTriton, gateway_settings, start_gateway
+from prometheus_client.parser import text_string_to_metric_families
+from support import (
+    REAL_MODEL_NAME,
+    SST2_DEV,
+    GatewayProcess,
+    RunningTriton,
+    gateway_settings,
+    scrape,
+    start_gateway,
+)
 
 from export.drift_profile import TrafficProfile, psi
 from export.labelled_data import load_tsv
@@ -15,9 +23,12 @@ WINDOW = 200
 
 
 def drift_psi(gateway: GatewayProcess) -> dict[str, float]:
-    text = httpx.get(gateway.url + "/metrics").text
+    text = scrape(gateway.url + "/metrics")
     return {
-        signal: float(value) for signal, value in re.findall(r'^gateway_drift_psi\{signal="(\w+)"\} (\S+)$', text, re.M)
+        sample.labels["signal"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "gateway_drift_psi"
+        for sample in family.samples
     }
 
 

@@ -1,6 +1,5 @@
 """Beyond truncation: whole-text scoring by windows, the neutral band, and the answer cache."""
 
-import re
 from pathlib import Path
 
 import httpx
@@ -13,6 +12,8 @@ from support import (
     GatewayProcess,
     RedisProcess,
     gateway_settings,
+    metric_value,
+    scrape,
     start_gateway,
     start_triton,
 )
@@ -67,10 +68,7 @@ def test_an_invalid_neutral_threshold_or_mode_is_422(real_gateway: GatewayProces
 
 
 def cache_hits(gateway: GatewayProcess) -> float:
-    match = re.search(
-        r'^gateway_cache_lookups_total\{result="hit"\} (\S+)$', httpx.get(gateway.url + "/metrics").text, re.M
-    )
-    return float(match.group(1)) if match else 0.0
+    return metric_value(scrape(gateway.url + "/metrics"), "gateway_cache_lookups_total", result="hit")
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
-from support import REPO_ROOT, TINY_MODEL_NAME, RunningTriton
+from support import REPO_ROOT, TINY_MODEL_NAME, RunningTriton, metric_value, scrape
 
 SLOW_MODEL_CODE = REPO_ROOT / "tests" / "gateway" / "slow_model" / "model.py"
 
@@ -70,15 +69,8 @@ def write_paced_repository(repository: Path, tiny_repository: Path, models: list
 
 
 def triton_counter(triton: RunningTriton, metric: str, model: str) -> float:
-    """One of Triton's per-model counters (``nv_inference_count``: rows run), read with Prometheus' own parser."""
-    text = httpx.get(triton.metrics_url, timeout=5).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == metric
-        for sample in family.samples
-        if sample.labels.get("model") == model
-    )
+    """One of Triton's per-model counters (``nv_inference_count``: rows run)."""
+    return metric_value(scrape(triton.metrics_url), metric, model=model)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -434,3 +435,14 @@ def test_a_real_release_builds_what_is_new_and_applies_it_pinned_by_digest(
     assert "0 errors (Kubernetes 1.35 schema" in result.stdout.split("==> Pin every image by digest")[1]
     assert f"+ {tmp_path}/fake-bin/kubectl apply --server-side" in result.stdout
     assert "endpoint: https://k8s-sentimen-gateway.elb" in result.stdout
+
+
+def test_script_passes_shellcheck() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "shellcheck"), "--severity=style", str(DEPLOY_SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -446,3 +446,62 @@ def test_script_passes_shellcheck() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_real_s3_alb_release_pins_the_stock_triton_image_and_switches_cleanly(tmp_path: Path, validator) -> None:
+    """S3 mode, ALB, prometheus-adapter, ElastiCache: the NGC image is pinned by digest, the model goes to its
+    content-named prefix, and what the other choices left behind is removed before the apply."""
+    triton_digest = "sha256:" + "d" * 64
+    rules = release_rules(already_pushed=True)
+    rules["aws"] = [
+        ("s3 ls *", 1, ""),  # no such release prefix yet
+        ("s3 sync *", 0, ""),
+        *rules["aws"],
+    ]
+    rules["docker"].append(("buildx imagetools inspect nvcr.io/nvidia/tritonserver:24.10-py3 *", 0, triton_digest))
+    rules["kubectl"] = [
+        ("*get apiservice v1beta1.custom.metrics.k8s.io", 0, ""),
+        ("*get ingressclass alb", 0, ""),
+        ("*get service gateway -o jsonpath={.spec.type}", 0, "LoadBalancer"),  # still the NLB of before
+        ("*get hpa -l scaledobject.keda.sh/name=triton -o name", 0, ""),
+        ("*get ingress gateway -o jsonpath=*hostname*", 0, "k8s-sentimen-gateway.alb"),
+        *rules["kubectl"],
+    ]
+    render = tmp_path / "render"
+    result = real_run(
+        tmp_path,
+        rules,
+        OVERLAY="production",
+        MODEL_SOURCE="s3",
+        EXPOSURE="alb",
+        TRITON_AUTOSCALER="prometheus-adapter",
+        REDIS_URL="rediss://quota.example.cache.amazonaws.com:6379/0",
+        TLS_CERT_ARN=TLS_CERT_ARN,
+        API_KEY_HASHES=API_KEY_HASHES,
+        RENDER_DIR=str(render),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    objects = validator.load_documents((render / "manifests.yaml").read_text())
+    images = {
+        o["metadata"]["name"]: o["spec"]["template"]["spec"]["containers"][0]["image"]
+        for o in objects
+        if o["kind"] == "Deployment"
+    }
+    assert images == {
+        "gateway": f"{REGISTRY}/sentiment-gateway@{GATEWAY_DIGEST}",
+        "triton": f"nvcr.io/nvidia/tritonserver@{triton_digest}",
+    }
+    ran = [shlex.split(line[6:]) for line in result.stdout.splitlines() if line.startswith("    + ")]
+    ran_text = [" ".join(args[1:]) for args in ran]
+    apply = next(i for i, c in enumerate(ran_text) if c.startswith("apply --server-side"))
+    for removed in (
+        "-n sentiment delete scaledobject triton --ignore-not-found --wait",
+        "-n sentiment delete service gateway --ignore-not-found --wait",
+        "-n sentiment delete deployment,service,networkpolicy -l app.kubernetes.io/name=redis "
+        "--ignore-not-found --wait",
+    ):
+        assert ran_text.index(removed) < apply, removed
+    assert f"s3 sync {tmp_path}/models/sentiment {MODEL_S3_URI}/{IMAGE_TAG}/sentiment" in " ".join(
+        " ".join(args) for args in ran
+    )
+    assert "endpoint: https://k8s-sentimen-gateway.alb" in result.stdout

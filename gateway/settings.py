@@ -46,8 +46,9 @@ class Settings(BaseSettings):
     triton_timeout_s: float = Field(
         10.0,
         gt=0,
-        description="Deadline of a request's inference, queue time included: Triton's queue policy gets the time "
-        "left, and the gateway answers 504 when it passes.",
+        description="Deadline of a request's inference, waiting for a batch included: the gateway answers 504 when "
+        "it passes and drops the request's rows still queued. Triton gets the time left too, which it honours only "
+        "where its config sets a queue policy (ours do not: it stalls Triton 2.51's batcher).",
     )
     window_stride: int = Field(
         128,

@@ -55,7 +55,7 @@ MODEL_S3_URI ?=
 TRITON_S3_ROLE_ARN ?=
 KUBE_CONTEXT ?=
 
-.PHONY: help setup system-deps model export triton gateway run stop test lint format clean distclean deploy lock soak loadtest bench eval
+.PHONY: help setup system-deps model export triton gateway run stop test lint format clean distclean deploy lock soak loadtest bench profile eval
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -185,6 +185,9 @@ loadtest: setup ## Locust against the running gateway (make run GATEWAY_RATE_LIM
 bench: setup ## Limit vs Triton vs full stacks (ragged, strict) vs seed baseline, tiny + shape-true (+int8), ~19 min
 	$(BIN)/python -m loadtest.bench --models $(BENCH_MODELS) --concurrency $(BENCH_CONCURRENCY) \
 		--duration $(BENCH_DURATION) --out results/bench-$(STAMP)
+
+profile: setup ## Where a gateway worker's CPU goes under load (py-spy; tiny model, c=64, 10 s); results/profile-<time>
+	$(BIN)/python -m loadtest.profile --out results/profile-$(STAMP)
 
 eval: setup ## Accuracy through the running gateway and agreement with PyTorch: make eval DATA=path.tsv
 	$(BIN)/python -m loadtest.eval --data $(DATA) --url $(GATEWAY_URL) --model-repository $(REPOSITORY) \

@@ -108,7 +108,7 @@ def run_cli(
     }
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=SHARED / "data" / "sst2" / "train.tsv")
     parser.add_argument("--rows", type=int, help="first N sentences (default: all)")
@@ -121,8 +121,52 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / "build" / "client-bench")
     parser.add_argument("--out", type=Path, help="write the rounds here as JSON")
     parser.add_argument("--show-progress", action="store_true", help="let the CLI draw its progress bar")
-    arguments = parser.parse_args()
+    parser.add_argument(
+        "--sweep",
+        help="first run the generator alone at these batchxconcurrency cells (e.g. 64x4,64x16,256x8) for "
+        "--duration each, then compare at the best one instead of --batch-size and --concurrency",
+    )
+    return parser
 
+
+def compare(arguments: argparse.Namespace, url: str, texts: list[str], data: Path, server_cpu: CpuClock) -> dict:
+    """The sweep (if asked), then rounds of generator and CLI back to back at the same settings."""
+    sweep = {}
+    for cell in arguments.sweep.split(",") if arguments.sweep else []:
+        batch_size, concurrency = (int(part) for part in cell.split("x"))
+        sweep[cell] = asyncio.run(load_generator(url, texts, batch_size, concurrency, arguments.duration, server_cpu))
+        print(json.dumps({"sweep": cell, **sweep[cell]}), flush=True)
+    if sweep:
+        best = max(sweep, key=lambda cell: sweep[cell]["texts_per_s"])
+        arguments.batch_size, arguments.concurrency = (int(part) for part in best.split("x"))
+    batch_size, concurrency = arguments.batch_size, arguments.concurrency
+    rounds = []
+    for number in range(arguments.rounds):
+        load_before = os.getloadavg()[0]
+        generator = asyncio.run(load_generator(url, texts, batch_size, concurrency, arguments.duration, server_cpu))
+        cli = run_cli(url, data, arguments.work_dir, batch_size, concurrency, server_cpu, arguments.show_progress)
+        result = {
+            "round": number + 1,
+            "load_average_1m": load_before,
+            "load_average_after": os.getloadavg()[0],
+            "generator": generator,
+            "cli": cli,
+            "ratio": cli["texts_per_s"] / generator["texts_per_s"],
+        }
+        rounds.append(result)
+        print(json.dumps(result), flush=True)
+    return {
+        "rows": len(texts),
+        "batch_size": batch_size,
+        "concurrency": concurrency,
+        "gateway_workers": arguments.gateway_workers,
+        "sweep": sweep,
+        "rounds": rounds,
+    }
+
+
+def main() -> None:
+    arguments = build_parser().parse_args()
     work_dir = arguments.work_dir
     repository = work_dir / "repository"
     if not (repository / "sentiment" / "1" / "model.onnx").exists():
@@ -136,55 +180,17 @@ def main() -> None:
         writer.writerows([text] for text in texts)
 
     triton = start_on_free_ports(repository, work_dir / "triton")
-    rounds = []
     try:
         gateway = start_gateway(
             f"127.0.0.1:{triton.options.http_port}", repository, "sentiment", arguments.gateway_workers, work_dir
         )
-        server_cpu = process_tree_cpu([triton.process.pid, gateway.pid])
         try:
-            for number in range(arguments.rounds):
-                load_before = os.getloadavg()[0]
-                generator = asyncio.run(
-                    load_generator(
-                        gateway.base_url,
-                        texts,
-                        arguments.batch_size,
-                        arguments.concurrency,
-                        arguments.duration,
-                        server_cpu,
-                    )
-                )
-                cli = run_cli(
-                    gateway.base_url,
-                    data,
-                    work_dir,
-                    arguments.batch_size,
-                    arguments.concurrency,
-                    server_cpu,
-                    arguments.show_progress,
-                )
-                result = {
-                    "round": number + 1,
-                    "load_average_1m": load_before,
-                    "load_average_after": os.getloadavg()[0],
-                    "generator": generator,
-                    "cli": cli,
-                    "ratio": cli["texts_per_s"] / generator["texts_per_s"],
-                }
-                rounds.append(result)
-                print(json.dumps(result), flush=True)
+            server_cpu = process_tree_cpu([triton.process.pid, gateway.pid])
+            report = compare(arguments, gateway.base_url, texts, data, server_cpu)
         finally:
             gateway.stop()
     finally:
         triton.stop()
-    report = {
-        "rows": len(texts),
-        "batch_size": arguments.batch_size,
-        "concurrency": arguments.concurrency,
-        "gateway_workers": arguments.gateway_workers,
-        "rounds": rounds,
-    }
     if arguments.out:
         arguments.out.write_text(json.dumps(report, indent=2))
 

@@ -26,6 +26,7 @@ ROW_ERRORS = (InvalidInput, InferenceFailed, InferenceTimeout)
 ROW_COLUMN = "row"
 ERROR_COLUMNS = ("error_type", "error_message", "error_field", "request_id")
 CHECKPOINT_VERSION = 1
+MERGE_BYTES = 8 << 20  # written at once by the merge: Parquet row groups of a useful size, memory still bounded
 
 
 class JobError(ValueError):
@@ -236,10 +237,10 @@ class BulkScorer:
     async def _score_chunk(self, index: int, first_row: int, batch: pa.RecordBatch, labels: list[str]) -> None:
         job = self.job
         texts = batch.column(job.column).to_pylist()
-        outcomes: list[Outcome | SentimentError] = [
-            InvalidInput(0, "invalid_input", "no text (null)", field=job.column) for _ in texts
-        ]
         present = [position for position, text in enumerate(texts) if text is not None]
+        # A null has no JSON string to send: it fails here, in the gateway's words for a missing text.
+        missing = InvalidInput(0, "invalid_input", "no text (null)", field=job.column)
+        outcomes: list[Outcome | SentimentError] = [missing] * len(texts)
         try:
             scored: list[Outcome | SentimentError] = list(
                 await self.client.classify_many_outcomes(
@@ -273,13 +274,14 @@ class BulkScorer:
         writer = open_writer(output_tmp, job.output_format, output_schema)
         failure_writer = None
         try:
-            for chunk in self.checkpoint.chunks():
-                failed = pc.is_valid(chunk["error_type"])
-                writer.write(chunk.filter(pc.invert(failed)).select(output_schema.names).cast(output_schema))
+            for chunks in _grouped(self.checkpoint.chunks(), MERGE_BYTES):
+                table = pa.concat_tables(chunks)
+                failed = pc.is_valid(table["error_type"])
+                writer.write(table.filter(pc.invert(failed)).select(output_schema.names).cast(output_schema))
                 if pc.any(failed).as_py():
                     if failure_writer is None:
                         failure_writer = open_writer(failures_tmp, job.output_format, failure_schema)
-                    failure_writer.write(chunk.filter(failed).select(failure_schema.names).cast(failure_schema))
+                    failure_writer.write(table.filter(failed).select(failure_schema.names).cast(failure_schema))
         finally:
             writer.close()
             if failure_writer is not None:
@@ -290,3 +292,18 @@ class BulkScorer:
         else:
             job.failures.unlink(missing_ok=True)  # from an earlier run of the same job
         self.checkpoint.remove()
+
+
+def _grouped(tables: Iterable[pa.Table], max_bytes: int) -> Iterator[list[pa.Table]]:
+    """Consecutive tables gathered to about ``max_bytes``: Parquet makes a row group per write, and row groups
+    of one chunk each would make a slow file to read; a bound in bytes, not rows, keeps wide rows in check."""
+    group: list[pa.Table] = []
+    grouped_bytes = 0
+    for table in tables:
+        group.append(table)
+        grouped_bytes += table.nbytes
+        if grouped_bytes >= max_bytes:
+            yield group
+            group, grouped_bytes = [], 0
+    if group:
+        yield group

@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sentiment_client.errors import (
     ApiError,
+    InferenceFailed,
+    InferenceTimeout,
     InvalidInput,
     ModelUnavailable,
     RateLimited,
@@ -83,6 +85,8 @@ def test_retries_only_what_may_succeed_later_and_never_past_the_deadline() -> No
     assert 2 <= policy.delay_s(0, unavailable, rng) <= 2.2  # at least Retry-After, plus a little jitter
     assert all(0 <= policy.delay_s(10, TransportError("refused"), rng) <= 1 for _ in range(100))
     assert Attempts(policy).next_delay_s(InvalidInput(422, "invalid_input", "empty")) is None
+    assert Attempts(policy).next_delay_s(InferenceTimeout(504, "inference_timeout", "slow")) is not None
+    assert Attempts(policy).next_delay_s(InferenceFailed(502, "inference_failed", "broken")) is None
     assert Attempts(policy).next_delay_s(unavailable) is not None
     # The same wait 3.5 s into the call would end past the 5 s deadline: give up now, not after waiting.
     assert Attempts(policy, started=time.monotonic() - 3.5).next_delay_s(unavailable) is None

@@ -37,6 +37,9 @@ class TritonPythonModel:
         intra_op_threads = int(_parameter(model_config, "intra_op_num_threads", "0"))
         options.intra_op_num_threads = intra_op_threads or (os.cpu_count() or 1)
         options.inter_op_num_threads = 1
+        # "0": threads sleep between batches instead of spinning on cores the server's other threads need.
+        spinning = _parameter(model_config, "intra_op_allow_spinning", "1")
+        options.add_session_config_entry("session.intra_op.allow_spinning", spinning)
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 

@@ -81,6 +81,12 @@ CPU_PARAMETERS = """parameters: {
   # when Triton shares a node.
   key: "intra_op_num_threads"
   value: { string_value: "0" }
+}
+parameters: {
+  # 0: ONNX Runtime's threads sleep between batches instead of spin-waiting. Spinning takes the cores
+  # Triton's HTTP threads and the gateway need (tiny model, 2 cores: 1,015 -> 1,366 requests/s).
+  key: "intra_op_allow_spinning"
+  value: { string_value: "0" }
 }"""
 
 TENSORRT_FP16 = """optimization {

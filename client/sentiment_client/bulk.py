@@ -26,7 +26,9 @@ ROW_ERRORS = (InvalidInput, InferenceFailed, InferenceTimeout)
 ROW_COLUMN = "row"
 ERROR_COLUMNS = ("error_type", "error_message", "error_field", "request_id")
 CHECKPOINT_VERSION = 1
-MERGE_BYTES = 8 << 20  # written at once by the merge: Parquet row groups of a useful size, memory still bounded
+# Written at once by the merge: Parquet row groups of a useful size. The merge holds a few copies of a group
+# (filtered, cast, encoded), so this bounds the CLI's memory whatever the file's size.
+MERGE_BYTES = 4 << 20
 
 
 class JobError(ValueError):
@@ -90,8 +92,10 @@ def error_schema() -> pa.Schema:
     return pa.schema([(name, pa.string()) for name in ERROR_COLUMNS])
 
 
-def rechunk(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
-    """Record batches of exactly ``size`` rows (the last one fewer), whatever sizes the reader yields."""
+def rechunk(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.Table]:
+    """Tables of exactly ``size`` rows (the last one fewer), whatever sizes the reader yields. Slices of the
+    reader's batches, never copies: copying every chunk churned the allocator enough to grow the RSS with
+    each pass over a file."""
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
     for batch in batches:
@@ -102,18 +106,14 @@ def rechunk(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordB
             pending_rows += take
             rest = rest.slice(take)
             if pending_rows == size:
-                yield _concat(pending)
+                yield pa.Table.from_batches(pending)
                 pending, pending_rows = [], 0
     if pending_rows:
-        yield _concat(pending)
-
-
-def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
-    return batches[0] if len(batches) == 1 else pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+        yield pa.Table.from_batches(pending)
 
 
 def chunk_table(
-    batch: pa.RecordBatch, first_row: int, outcomes: list[Outcome | SentimentError], labels: list[str], prefix: str
+    chunk: pa.Table, first_row: int, outcomes: list[Outcome | SentimentError], labels: list[str], prefix: str
 ) -> pa.Table:
     """The chunk's rows with their result columns (null where failed), error columns (null where scored)
     and input row numbers: one file per chunk, split into output and failure file at the merge."""
@@ -134,10 +134,10 @@ def chunk_table(
         [error and error.field for error in errors],
         [error and error.request_id for error in errors],
     ]
-    table = pa.Table.from_batches([batch])
+    table = chunk
     for schema_field, values in zip([*schema, *error_schema()], [*result_values, *error_values], strict=True):
         table = table.append_column(schema_field, pa.array(values, type=schema_field.type))
-    rows = pa.array(range(first_row, first_row + batch.num_rows), type=pa.int64())
+    rows = pa.array(range(first_row, first_row + chunk.num_rows), type=pa.int64())
     return table.append_column(pa.field(ROW_COLUMN, pa.int64()), rows)
 
 
@@ -184,16 +184,16 @@ class BulkScorer:
 
         in_flight: set[asyncio.Task[None]] = set()
         try:
-            for index, batch in enumerate(rechunk(table.batches(), chunk_rows)):
+            for index, chunk in enumerate(rechunk(table.batches(), chunk_rows)):
                 if index in done:
-                    self.summary.done_before += batch.num_rows
-                    self.progress.advance(batch.num_rows)
+                    self.summary.done_before += chunk.num_rows
+                    self.progress.advance(chunk.num_rows)
                     continue
                 while len(in_flight) >= job.concurrency:
                     finished, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                     for task in finished:
                         task.result()  # an error that stops the run is raised here
-                in_flight.add(asyncio.create_task(self._score_chunk(index, index * chunk_rows, batch, labels)))
+                in_flight.add(asyncio.create_task(self._score_chunk(index, index * chunk_rows, chunk, labels)))
             for task in asyncio.as_completed(in_flight):
                 await task
         finally:
@@ -234,9 +234,9 @@ class BulkScorer:
         self.checkpoint.start(manifest)
         return set()
 
-    async def _score_chunk(self, index: int, first_row: int, batch: pa.RecordBatch, labels: list[str]) -> None:
+    async def _score_chunk(self, index: int, first_row: int, chunk: pa.Table, labels: list[str]) -> None:
         job = self.job
-        texts = batch.column(job.column).to_pylist()
+        texts = chunk.column(job.column).to_pylist()
         present = [position for position, text in enumerate(texts) if text is not None]
         # A null has no JSON string to send: it fails here, in the gateway's words for a missing text.
         missing = InvalidInput(0, "invalid_input", "no text (null)", field=job.column)
@@ -255,13 +255,13 @@ class BulkScorer:
             scored = [error] * len(present)
         for position, outcome in zip(present, scored, strict=True):
             outcomes[position] = outcome
-        self.checkpoint.write_chunk(index, chunk_table(batch, first_row, outcomes, labels, job.prefix))
+        self.checkpoint.write_chunk(index, chunk_table(chunk, first_row, outcomes, labels, job.prefix))
         for outcome in outcomes:
             if isinstance(outcome, SentimentError):
                 self.summary.failures[outcome.type] += 1
             else:
                 self.summary.scored += 1
-        self.progress.advance(batch.num_rows)
+        self.progress.advance(chunk.num_rows)
 
     def _merge(self, input_schema: pa.Schema, results: pa.Schema) -> None:
         """Every chunk, in input order: scored rows to the output, failed rows to the failure file (written

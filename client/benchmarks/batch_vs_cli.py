@@ -106,7 +106,6 @@ def run_cli(
         "client_cpu": cli_s / wall_s,
         "server_cpu": server_s / wall_s,
         "other_cpu": max(0.0, machine_s - server_s - cli_s) / wall_s,
-        "max_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
 
 

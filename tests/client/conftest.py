@@ -4,8 +4,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from client_helpers import API_KEY
 from sentiment_client import SentimentClient
 from support import GatewayProcess, RunningTriton, free_port, gateway_settings, start_gateway
+
+from gateway.auth import digest
 
 # Small enough that the test quota is spent in a fraction of a second; Retry-After is then 1 s.
 RATE_LIMIT = "4/second"
@@ -26,6 +29,15 @@ def limited_gateway(triton: RunningTriton, tmp_path_factory: pytest.TempPathFact
     """The same with the gateway's own per-client quota on."""
     settings = gateway_settings(triton.http_url, triton.repository, GATEWAY_RATE_LIMIT=RATE_LIMIT)
     process = start_gateway(settings, tmp_path_factory.mktemp("limited-gateway") / "gateway.log")
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def keyed_gateway(triton: RunningTriton, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """API keys on: only ``API_KEY`` is accepted."""
+    settings = gateway_settings(triton.http_url, triton.repository, GATEWAY_API_KEY_HASHES=digest(API_KEY))
+    process = start_gateway(settings, tmp_path_factory.mktemp("keyed-gateway") / "gateway.log")
     yield process
     process.stop()
 

@@ -6,6 +6,7 @@ import time
 
 import httpx
 import pytest
+from client_helpers import API_KEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,6 +20,7 @@ from sentiment_client import (
     SentimentClient,
     SentimentResult,
     TransportError,
+    Unauthorized,
 )
 from support import MAX_TEXT_CHARS, MAX_TEXTS, TINY_MODEL_NAME, GatewayProcess, free_port
 
@@ -152,12 +154,22 @@ async def test_connection_errors_are_retried_within_the_deadline() -> None:
     assert time.monotonic() - started <= 2.5
 
 
-def test_api_key_from_the_environment(client_gateway: GatewayProcess, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SENTIMENT_API_KEY", "from-env")
-    client = AsyncSentimentClient(client_gateway.url)
-    assert client._http.headers["Authorization"] == "Bearer from-env"
-    explicit = AsyncSentimentClient(client_gateway.url, api_key="given")
-    assert explicit._http.headers["Authorization"] == "Bearer given"
+def test_the_api_key_comes_from_the_argument_or_the_environment(
+    keyed_gateway: GatewayProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SENTIMENT_API_KEY", raising=False)
+    retries: list[RetryEvent] = []
+    with SentimentClient(keyed_gateway.url, on_retry=retries.append) as client, pytest.raises(Unauthorized) as raised:
+        client.classify("no key")
+    assert (raised.value.status_code, raised.value.type, raised.value.attempts) == (401, "unauthorized", 1)
+    with SentimentClient(keyed_gateway.url, api_key=API_KEY) as client:
+        assert client.classify("key as an argument").label in LABELS
+    monkeypatch.setenv("SENTIMENT_API_KEY", API_KEY)
+    with SentimentClient(keyed_gateway.url) as client:
+        assert client.classify("key from the environment").label in LABELS
+    with SentimentClient(keyed_gateway.url, api_key="wrong") as client, pytest.raises(Unauthorized):
+        client.classify("an argument wins over the environment")
+    assert retries == []
 
 
 texts_to_classify = st.lists(

@@ -12,8 +12,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from client_helpers import API_KEY
 from sentiment_client import SentimentClient
-from sentiment_client.cli import EXIT_OK, EXIT_ROWS_FAILED, EXIT_USAGE, main
+from sentiment_client.cli import EXIT_OK, EXIT_ROWS_FAILED, EXIT_STOPPED, EXIT_USAGE, main
 from support import MAX_TEXT_CHARS, TINY_MODEL_NAME, GatewayProcess
 
 LABELS = ["NEGATIVE", "POSITIVE"]
@@ -207,3 +208,13 @@ def test_memory_stays_flat_when_the_file_grows_threefold(client_gateway: Gateway
     with (tmp_path / "out-120000.csv").open(newline="", encoding="utf-8") as file:
         assert sum(1 for _ in csv.reader(file)) == 120_001
     assert peaks[120_000] - peaks[40_000] < 12, f"peak RSS by rows: {peaks} (MiB)"
+
+
+def test_a_refused_key_stops_the_run(
+    keyed_gateway: GatewayProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_table(tmp_path / "in.csv", [{"text": text} for text in TRICKY_TEXTS])
+    assert score(keyed_gateway, tmp_path / "in.csv", tmp_path / "out.csv", "--api-key", "wrong") == EXIT_STOPPED
+    assert "unauthorized" in capsys.readouterr().err and not (tmp_path / "out.csv").exists()
+    assert score(keyed_gateway, tmp_path / "in.csv", tmp_path / "out.csv", "--api-key", API_KEY) == EXIT_OK
+    assert [row["text"] for row in read_table(tmp_path / "out.csv")] == TRICKY_TEXTS

@@ -186,3 +186,9 @@ def test_classify_many_equals_one_classify_per_text(
     assert len(batched) == len(texts)
     for result, text in zip(batched, texts, strict=True):
         assert_same_answer(result, client.classify(text))
+
+
+async def test_the_blocking_client_works_where_a_loop_is_already_running(client_gateway: GatewayProcess) -> None:
+    """As in a notebook: the blocking client runs its own loop in its own thread, not this one."""
+    with SentimentClient(client_gateway.url) as client:
+        assert client.classify("inside a running loop").label in LABELS

@@ -4,12 +4,10 @@ import asyncio
 import re
 import time
 
-import httpx
 import pytest
 from client_helpers import API_KEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prometheus_client.parser import text_string_to_metric_families
 from sentiment_client import (
     AsyncSentimentClient,
     InvalidInput,
@@ -22,7 +20,7 @@ from sentiment_client import (
     TransportError,
     Unauthorized,
 )
-from support import MAX_TEXT_CHARS, MAX_TEXTS, TINY_MODEL_NAME, GatewayProcess, free_port
+from support import MAX_TEXT_CHARS, MAX_TEXTS, TINY_MODEL_NAME, GatewayProcess, free_port, metric_value, scrape
 
 LABELS = ["NEGATIVE", "POSITIVE"]
 
@@ -53,15 +51,12 @@ def test_classify_answers_a_typed_result(client: SentimentClient) -> None:
 
 def batch_requests_and_texts(gateway: GatewayProcess) -> tuple[float, float]:
     """Batch requests the gateway has served, and the texts in them, from its own metrics."""
-    families = text_string_to_metric_families(httpx.get(gateway.url + "/metrics").text)
-    samples = {
-        sample.name: sample.value
-        for family in families
-        if family.name == "gateway_texts_per_request"
-        for sample in family.samples
-        if sample.labels.get("route") == "/v1/sentiment/batch"
-    }
-    return samples.get("gateway_texts_per_request_count", 0), samples.get("gateway_texts_per_request_sum", 0)
+    text = scrape(gateway.url + "/metrics")
+    route = {"route": "/v1/sentiment/batch"}
+    return (
+        metric_value(text, "gateway_texts_per_request_count", **route),
+        metric_value(text, "gateway_texts_per_request_sum", **route),
+    )
 
 
 async def test_classify_many_splits_to_the_server_limit_and_keeps_order(client_gateway: GatewayProcess) -> None:

@@ -166,12 +166,7 @@ class Coalescer:
         if taken.batch:
             call = asyncio.create_task(self._call(queue.bucket, taken.batch))
             self.calls.add(call)
-            call.add_done_callback(self._call_ended)
-
-    def _call_ended(self, call: asyncio.Task) -> None:
-        self.calls.discard(call)
-        if not call.cancelled():
-            self._dispatch()
+            call.add_done_callback(self.calls.discard)  # a cancelled call (shutdown) frees its slot too
 
     async def _call(self, bucket: int, entries: list[Pending]) -> None:
         try:
@@ -180,17 +175,24 @@ class Coalescer:
             metrics.BATCH_ROWS.labels(bucket=str(bucket)).observe(len(input_ids))
             # The call lasts as long as someone in it still waits; each caller stops waiting at its own deadline.
             logits = await self.run_batch(input_ids, attention_mask, max(entry.deadline for entry in entries))
-            for entry, rows in zip(entries, split_logits(logits, entries), strict=True):
-                if not entry.reply.done():
-                    entry.reply.set_result(rows)
+            answers: list[np.ndarray] | Exception = split_logits(logits, entries)
         except asyncio.CancelledError:
             for entry in entries:
                 entry.reply.cancel()
             raise
         except Exception as error:  # every caller in this call gets the error; nobody else does
-            for entry in entries:
-                if not entry.reply.done():
-                    entry.reply.set_exception(error)
+            answers = error
+        # Free the slot and send the next batch before waking this call's callers: Triton works on it while
+        # they write their answers, instead of idling until they are done.
+        self.calls.discard(asyncio.current_task())
+        self._dispatch()
+        for index, entry in enumerate(entries):
+            if entry.reply.done():
+                continue
+            if isinstance(answers, Exception):
+                entry.reply.set_exception(answers)
+            else:
+                entry.reply.set_result(answers[index])
 
     async def close(self) -> None:
         """Cancel calls still running (shutdown): their callers get a cancellation, not a hang."""

@@ -74,10 +74,11 @@ class Settings(BaseSettings):
         500, ge=1, description="Texts needed in the window before PSI is reported; fewer make it noise."
     )
     batch_calls_in_flight: int = Field(
-        1,
+        2,
         ge=1,
         description="Triton calls a worker keeps open while the next batches fill (full batches go regardless). "
-        "One gives the fullest batches, each bucket in turn; more overlap calls when Triton has idle instances.",
+        "Two: one runs while the next is ready behind it, so Triton never waits for the network hop; fewer "
+        "calls give fuller batches, more help only when Triton has idle instances.",
     )
     triton_connections: int = Field(64, ge=1, description="Pooled HTTP connections to Triton per worker.")
     readiness_timeout_s: float = Field(1.0, gt=0, description="How long /readyz waits for Triton before saying 503.")

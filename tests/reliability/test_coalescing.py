@@ -15,6 +15,8 @@ from reliability_helpers import Outcome, send, summary, triton_counter
 from support import RunningTriton, gateway_batch_calls, gateway_settings, start_gateway, start_triton
 
 EXECUTION_S = 1.0  # the lingering model's time per batch
+# One call at a time per worker, so the next requests must wait in the gateway's queues behind it.
+ONE_CALL = "1"
 
 
 async def later(delay_s: float, client: httpx.AsyncClient, text: str) -> Outcome:
@@ -28,7 +30,11 @@ async def test_a_deadline_passing_in_the_lane_is_a_504_at_that_deadline_and_its_
     deadline_s = 0.6
     gateway = start_gateway(
         gateway_settings(
-            paced_triton.http_url, paced_triton.repository, "lingering", GATEWAY_TRITON_TIMEOUT_S=str(deadline_s)
+            paced_triton.http_url,
+            paced_triton.repository,
+            "lingering",
+            GATEWAY_TRITON_TIMEOUT_S=str(deadline_s),
+            GATEWAY_BATCH_CALLS_IN_FLIGHT=ONE_CALL,
         ),
         tmp_path / "gateway.log",
     )
@@ -55,7 +61,12 @@ async def test_triton_killed_during_a_coalesced_call_fails_only_that_calls_reque
     triton = start_triton(paced_repository, tmp_path / "triton")
     back: TritonServer | None = None
     gateway = start_gateway(
-        gateway_settings(f"127.0.0.1:{triton.options.http_port}", paced_repository, "lingering"),
+        gateway_settings(
+            f"127.0.0.1:{triton.options.http_port}",
+            paced_repository,
+            "lingering",
+            GATEWAY_BATCH_CALLS_IN_FLIGHT=ONE_CALL,
+        ),
         tmp_path / "gateway.log",
     )
     try:

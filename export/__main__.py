@@ -54,8 +54,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    # Our steps at INFO; libraries (huggingface_hub, httpx, urllib3) only when they warn: their INFO is noise here.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logger = logging.getLogger("export")
+    logger.setLevel(logging.INFO)
     replace_version = False
     try:
         if args.reuse and not args.force:

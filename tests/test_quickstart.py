@@ -91,6 +91,7 @@ def test_offline_the_default_make_run_fails_within_seconds_in_one_line(clone: Pa
     assert result.returncode != 0
     assert seconds < 10
     errors = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    assert len(errors) == 1, result.stderr
     (line,) = errors
     assert "cannot reach the Hugging Face hub" in line and "make run MODEL=/path/to/checkpoint" in line
     assert "Retrying" not in result.stdout + result.stderr

@@ -49,6 +49,9 @@ def make(
 ) -> tuple[subprocess.CompletedProcess, float]:
     # The clone's own localtriton, not the one the shared virtualenv's editable install points at.
     env = {"HF_HUB_OFFLINE": "1", **os.environ, **(env or {}), "PYTHONPATH": str(clone / "deploy" / "local")}
+    # As from a user's shell, not as a sub-make of `make test` (which would say "make[1]: ***" and pass its flags).
+    for variable in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS"):
+        env.pop(variable, None)
     started = time.monotonic()
     result = subprocess.run(
         ["bash", "-c", " ".join([command, *variables])],

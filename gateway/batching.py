@@ -17,7 +17,6 @@ A coalescer belongs to one served model version, so versions never mix in one ca
 
 import asyncio
 import itertools
-import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,8 +26,6 @@ import numpy as np
 from gateway import metrics
 from gateway.errors import InferenceTimeout
 from gateway.tokenization import BucketBatch
-
-logger = logging.getLogger("gateway.batching")
 
 # Runs one padded batch on the model: (input_ids, attention_mask, deadline) -> logits, one row per input row.
 InferFunction = Callable[[np.ndarray, np.ndarray, float], Awaitable[np.ndarray]]

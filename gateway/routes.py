@@ -19,7 +19,6 @@ from gateway.schemas import (
     ServiceLimits,
 )
 from gateway.service import SentimentService
-from gateway.settings import Settings
 
 router = APIRouter()
 
@@ -29,12 +28,7 @@ async def get_service(request: Request) -> SentimentService:
     return request.app.state.service
 
 
-async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
 Service = Annotated[SentimentService, Depends(get_service)]
-CurrentSettings = Annotated[Settings, Depends(get_settings)]
 
 
 @router.post("/v1/sentiment", response_model=SentimentResult, responses=ERROR_RESPONSES, tags=["sentiment"])
@@ -54,7 +48,7 @@ async def classify_batch(body: BatchSentimentRequest, service: Service) -> Batch
 
 
 @router.get("/", response_model=ServiceInfo, tags=["service"])
-async def service_info(service: Service, settings: CurrentSettings, request: Request) -> ServiceInfo:
+async def service_info(service: Service, request: Request) -> ServiceInfo:
     """What this gateway serves and where."""
     return ServiceInfo(
         name="sentiment-gateway",
@@ -64,9 +58,9 @@ async def service_info(service: Service, settings: CurrentSettings, request: Req
         labels=service.metadata.labels,
         max_length=service.metadata.max_length,
         limits=ServiceLimits(
-            max_texts_per_request=settings.max_texts_per_request,
-            max_text_chars=settings.max_text_chars,
-            max_body_bytes=settings.max_body_bytes,
+            max_texts_per_request=service.settings.max_texts_per_request,
+            max_text_chars=service.settings.max_text_chars,
+            max_body_bytes=service.settings.max_body_bytes,
         ),
         endpoints=request.app.state.endpoints,
     )
@@ -84,7 +78,7 @@ async def healthz() -> Health:
     responses={503: {"model": Readiness, "description": "Triton unreachable or the model not ready."}},
     tags=["service"],
 )
-async def readyz(service: Service, settings: CurrentSettings) -> Response:
+async def readyz(service: Service) -> Response:
     """200 only while Triton says the model is ready, so a load balancer sends traffic only then."""
     ready, reason = await service.triton.ready()
     if ready:
@@ -92,7 +86,7 @@ async def readyz(service: Service, settings: CurrentSettings) -> Response:
     return JSONResponse(
         Readiness(status="not_ready", reason=reason).model_dump(),
         status_code=503,
-        headers={"Retry-After": str(settings.retry_after_s)},
+        headers={"Retry-After": str(service.settings.retry_after_s)},
     )
 
 

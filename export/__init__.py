@@ -1,4 +1,4 @@
 """Turn a Hugging Face sequence-classification checkpoint into a Triton model repository entry.
 
-Importing this package must stay cheap (no torch): the gateway imports ``export.metadata``.
+What the export writes for others to read (the serving metadata, the drift profile) is defined in ``contract``.
 """

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import onnx
 
+from contract.drift_profile import TrafficProfile
+from contract.labelled_data import load_tsv
 from export.checkpoint import Checkpoint, load_checkpoint
-from export.drift_profile import TrafficProfile
 from export.errors import ExportError
-from export.labelled_data import load_tsv
 from export.onnx_export import ONNX_FILENAME, export_onnx
 from export.onnx_scoring import onnx_probabilities, token_counts
 from export.parity import DEFAULT_TOLERANCE, ParityReport, compare_with_pytorch

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
+from contract.labelled_data import load_tsv
 from export.checkpoint import Checkpoint
 from export.errors import ExportError
-from export.labelled_data import load_tsv
 from export.onnx_scoring import onnx_probabilities
 from export.parity import PARITY_SENTENCES
 

@@ -4,10 +4,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from contract.drift_profile import TrafficProfile
+from contract.metadata import ServingMetadata
 from export import triton_config
 from export.checkpoint import Checkpoint
-from export.drift_profile import TrafficProfile
-from export.metadata import ServingMetadata
 from export.onnx_export import ONNX_FILENAME
 from export.source import checkpoint_digest, is_local
 

@@ -9,8 +9,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from export.drift_profile import TrafficProfile
-from export.metadata import METADATA_FILENAME, ServingMetadata
+from contract.drift_profile import TrafficProfile
+from contract.metadata import METADATA_FILENAME, ServingMetadata
 from export.source import checkpoint_digest, is_local
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from contract.metadata import ServingMetadata
 from export.errors import ExportError
-from export.metadata import ServingMetadata
 
 LABELS_FILENAME = "labels.txt"
 

@@ -34,7 +34,7 @@ def main() -> None:
     # which is what Kubernetes and process supervisors expect of a pod that was asked to stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
-        "gateway.app:create_app",
+        "gateway.api.app:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,

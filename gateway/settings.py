@@ -86,7 +86,7 @@ class Settings(BaseSettings):
 
     api_key_hashes: str = Field(
         "",
-        description="Comma-separated hex SHA-256 digests of accepted API keys (`python -m gateway.auth hash KEY`). "
+        description="Comma-separated hex SHA-256 digests of accepted API keys (`python -m gateway.api.auth hash KEY`). "
         "Empty: authentication off, for local use.",
     )
     public_paths: str = Field(

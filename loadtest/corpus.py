@@ -8,7 +8,7 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
-from export.labelled_data import LabelledText, load_tsv
+from contract.labelled_data import LabelledText, load_tsv
 
 BUILTIN_CORPUS: tuple[LabelledText, ...] = (
     LabelledText("it 's a charming and often affecting journey .", 1),

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from export.labelled_data import LABEL_NAMES, LabelledText, load_tsv
-from export.metadata import ServingMetadata
+from contract.labelled_data import LABEL_NAMES, LabelledText, load_tsv
+from contract.metadata import ServingMetadata
+from contract.versions import resolve_version
 from loadtest.answers import batch_problem
 
 logger = logging.getLogger("loadtest.eval")
@@ -46,13 +47,6 @@ class EvalReport:
     agreement: float
     disagreements: list[str]
     max_score_diff: float
-
-
-def latest_version_dir(repository: Path, model_name: str) -> Path:
-    versions = [path for path in (repository / model_name).iterdir() if path.is_dir() and path.name.isdigit()]
-    if not versions:
-        raise SystemExit(f"no version folder under {repository / model_name}")
-    return max(versions, key=lambda path: int(path.name))
 
 
 def _post_with_backoff(request: urllib.request.Request) -> object:
@@ -173,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     checkpoint = (
-        args.checkpoint or ServingMetadata.read(latest_version_dir(args.model_repository, args.model_name)).source
+        args.checkpoint or ServingMetadata.read(resolve_version(args.model_repository, args.model_name)[0]).source
     )
     with ExitStack() as stack:
         url = args.url

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 from localtriton.server import start_on_free_ports
 
-from export.metadata import ServingMetadata
+from contract.metadata import ServingMetadata
 from loadtest.bench.loadgen import LoadSettings, run_closed_loop
 from loadtest.bench.models import SHARED_DIR, prepare_model
 from loadtest.bench.servers import start_gateway

@@ -20,7 +20,7 @@
 #   EXPOSURE           nlb | alb: LoadBalancer Service (NLB) or ALB Ingress            (default nlb)
 #   TRITON_AUTOSCALER  keda | prometheus-adapter                                         (default keda)
 #   TLS_CERT_ARN       ACM certificate: TLS on the NLB (443) or HTTPS on the ALB with a redirect from 80
-#   API_KEY_HASHES     comma-separated SHA-256 digests of the accepted API keys (python -m gateway.auth hash)
+#   API_KEY_HASHES     comma-separated SHA-256 digests of the accepted API keys (python -m gateway.api.auth hash)
 #   REDIS_URL          shared quota store, e.g. rediss://<ElastiCache endpoint>:6379/0; replaces the
 #                      in-cluster Redis of the production overlay
 #   VPC_CIDR           proxies the gateway trusts for X-Forwarded-For (default: the cluster's VPC CIDRs)
@@ -188,7 +188,7 @@ check_settings() {
     fi
     if [[ -n "$API_KEY_HASHES" ]]; then
         [[ "$API_KEY_HASHES" =~ ^[0-9a-f]{64}(,[0-9a-f]{64})*$ ]] \
-            || die "API_KEY_HASHES must be comma-separated lower-case SHA-256 hex digests (python -m gateway.auth hash KEY), not the keys"
+            || die "API_KEY_HASHES must be comma-separated lower-case SHA-256 hex digests (python -m gateway.api.auth hash KEY), not the keys"
     fi
     if [[ -n "$REDIS_URL" ]]; then
         [[ "$REDIS_URL" =~ ^rediss?://[^[:space:]]+$ ]] || die "REDIS_URL must be redis://… or rediss://…, got '$REDIS_URL'"

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from export.metadata import ServingMetadata
+from contract.metadata import ServingMetadata
+from gateway.pipeline.tokenization import BucketBatch, TextEncoder, effective_buckets, plan_batches
 from gateway.settings import Settings
-from gateway.tokenization import BucketBatch, TextEncoder, effective_buckets, plan_batches
 
 GATEWAY_BUCKETS: tuple[int, ...] = Settings.model_fields["length_buckets"].default
 GATEWAY_WINDOW_STRIDE: int = Settings.model_fields["window_stride"].default

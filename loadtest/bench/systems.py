@@ -22,7 +22,7 @@ import numpy as np
 import psutil
 import tritonclient.http.aio as triton_http
 
-from export.metadata import ServingMetadata
+from contract.metadata import ServingMetadata
 from loadtest.bench.limit import BadAnswer, gateway_batches, gateway_encoder
 
 HTTP_TIMEOUT_S = 120  # generous: the baseline at concurrency 128 answers in seconds, and a timeout is an error

@@ -8,7 +8,7 @@ from client_helpers import API_KEY
 from sentiment_client import SentimentClient
 from support import GatewayProcess, RunningTriton, free_port, gateway_settings, start_gateway
 
-from gateway.auth import digest
+from gateway.api.auth import digest
 
 # Small enough that the test quota is spent in a fraction of a second; Retry-After is then 1 s.
 RATE_LIMIT = "4/second"

@@ -27,10 +27,10 @@ from support import (
 from transformers import DistilBertConfig, DistilBertModel
 from tritonclient.grpc import model_config_pb2
 
+from contract.metadata import ServingMetadata
 from export import triton_config
 from export.checkpoint import load_checkpoint
 from export.errors import ExportError
-from export.metadata import ServingMetadata
 from export.parity import compare_with_pytorch
 from export.quantize import compare_int8_with_fp32, quantize_int8
 from export.random_checkpoint import tiny_config

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from support import REAL_MODEL_NAME, TINY_MODEL_NAME, RunningTriton, scrape, start_triton
 from tokenizers import Tokenizer
 
-from gateway.postprocess import softmax
+from gateway.pipeline.postprocess import softmax
 
 SENTENCES = ["I love this movie, it was wonderful.", "This was a terrible waste of time.", "fine", "meh 🙃"]
 

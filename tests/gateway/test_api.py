@@ -11,7 +11,7 @@ import pytest
 from support import TINY_MODEL_NAME, GatewayProcess, RunningTriton, metric_value
 from tokenizers import Tokenizer
 
-from gateway.postprocess import softmax
+from gateway.pipeline.postprocess import softmax
 
 LABELS = {"NEGATIVE", "POSITIVE"}
 RESULT_KEYS = {"label", "score", "scores", "truncated", "windows", "model", "model_version"}

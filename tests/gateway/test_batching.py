@@ -32,9 +32,9 @@ from support import (
 )
 from tritonclient.grpc import model_config_pb2
 
-from gateway.batching import Coalescer, Pending, take_batch
 from gateway.errors import InferenceFailed, InferenceTimeout
-from gateway.tokenization import BucketBatch, pad_to_bucket
+from gateway.pipeline.batching import Coalescer, Pending, take_batch
+from gateway.pipeline.tokenization import BucketBatch, pad_to_bucket
 
 PURE = settings(max_examples=200, deadline=None, database=None)
 

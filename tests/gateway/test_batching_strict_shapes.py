@@ -14,8 +14,8 @@ from pathlib import Path
 import tritonclient.http as triton_http
 from support import REAL_MODEL_NAME, SST2_DEV, gateway_settings, start_gateway
 
-from export.labelled_data import load_tsv
-from export.metadata import ServingMetadata
+from contract.labelled_data import load_tsv
+from contract.metadata import ServingMetadata
 from loadtest.bench.loadgen import LoadSettings, run_closed_loop
 from loadtest.bench.systems import JsonHttpSystem
 from loadtest.bench.triton_metrics import read_counts

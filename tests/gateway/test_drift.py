@@ -15,9 +15,9 @@ from support import (
     start_gateway,
 )
 
-from export.drift_profile import TrafficProfile, psi
-from export.labelled_data import load_tsv
-from gateway.drift import DriftMonitor
+from contract.drift_profile import TrafficProfile, psi
+from contract.labelled_data import load_tsv
+from gateway.pipeline.drift import DriftMonitor
 
 WINDOW = 200
 

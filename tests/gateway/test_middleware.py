@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support import MAX_BODY_BYTES, TINY_MODEL_NAME, GatewayProcess, RunningTriton, gateway_settings, start_gateway
 
-from gateway.auth import digest
+from gateway.api.auth import digest
 
 API_KEY = "metrics-test-key"
 KEY = {"X-API-Key": API_KEY}

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from gateway.cache import cache_key
-from gateway.error_handlers import field_name
-from gateway.postprocess import combine_windows, softmax, to_prediction
-from gateway.tokenization import EncodedText, bucket_for, effective_buckets, pad_to_bucket, plan_batches
+from gateway.api.error_handlers import field_name
+from gateway.pipeline.cache import cache_key
+from gateway.pipeline.postprocess import combine_windows, softmax, to_prediction
+from gateway.pipeline.tokenization import EncodedText, bucket_for, effective_buckets, pad_to_bucket, plan_batches
 
 BUCKETS = [16, 32, 64, 128, 256, 512]
 

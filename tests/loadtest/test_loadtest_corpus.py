@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from export.labelled_data import CorpusError, LabelledText, load_tsv
+from contract.labelled_data import CorpusError, LabelledText, load_tsv
 from loadtest.corpus import BUILTIN_CORPUS, load_corpus
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"

@@ -3,7 +3,7 @@
 import tritonclient.http as triton_http
 from support import TINY_MODEL_NAME
 
-from export.metadata import ServingMetadata
+from contract.metadata import ServingMetadata
 from loadtest.bench.limit import gateway_batches, gateway_encoder
 from loadtest.bench.triton_metrics import InferenceCounts, parse_counts, read_counts
 

@@ -66,7 +66,7 @@ def playground_gateway(triton: RunningTriton, tmp_path_factory: pytest.TempPathF
 @pytest.fixture(scope="module")
 def keyed_gateway(triton: RunningTriton, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     """The tiny model behind API keys, with the playground page public."""
-    from gateway.auth import digest
+    from gateway.api.auth import digest
 
     settings = gateway_settings(
         triton.http_url,

@@ -1,7 +1,7 @@
 """/docs and /redoc in a real headless chromium that may reach nothing but the gateway: they must still render.
 
 They live with the playground's tests because these fixtures drive Debian's chromium; the pages are the
-gateway's (``gateway.app`` serves Swagger UI and ReDoc from the fastapi-offline package).
+gateway's (``gateway.api.app`` serves Swagger UI and ReDoc from the fastapi-offline package).
 """
 
 import pytest

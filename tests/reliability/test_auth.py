@@ -10,7 +10,7 @@ import httpx
 import pytest
 from support import REPO_ROOT, GatewayProcess, RunningTriton, gateway_settings, start_gateway
 
-from gateway.auth import digest
+from gateway.api.auth import digest
 
 KEY = "s3cret-key-for-tests-0123456789"
 OTHER_KEY = "another-valid-key-9876543210"
@@ -144,6 +144,10 @@ def test_keys_never_reach_the_log(keyed_gateway: GatewayProcess) -> None:
 
 def test_the_hash_command_prints_the_digest_to_configure() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "gateway.auth", "hash", KEY], check=True, cwd=REPO_ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "gateway.api.auth", "hash", KEY],
+        check=True,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.stdout.strip() == digest(KEY)

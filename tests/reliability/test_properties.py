@@ -14,9 +14,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import TINY_MODEL_NAME, GatewayProcess
 
-from export.metadata import ServingMetadata
-from gateway.postprocess import combine_windows, softmax
-from gateway.tokenization import EncodedText, TextEncoder, bucket_for, effective_buckets, pad_to_bucket, plan_batches
+from contract.metadata import ServingMetadata
+from gateway.pipeline.postprocess import combine_windows, softmax
+from gateway.pipeline.tokenization import (
+    EncodedText,
+    TextEncoder,
+    bucket_for,
+    effective_buckets,
+    pad_to_bucket,
+    plan_batches,
+)
 
 PURE = settings(max_examples=100, deadline=None, database=None)
 # Each example is a real HTTP request through Triton: few, and no flakiness check on wall time.

@@ -18,7 +18,7 @@ import pytest
 from localtriton.server import free_port
 from support import GatewayProcess, RunningTriton, gateway_settings, start_gateway
 
-from gateway.auth import digest
+from gateway.api.auth import digest
 
 PROXY_SCRIPT = Path(__file__).with_name("forwarding_proxy.py")
 QUOTA = 3

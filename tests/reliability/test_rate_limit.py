@@ -9,7 +9,7 @@ import pytest
 import redis
 from support import GatewayProcess, RedisProcess, RunningTriton, gateway_settings, start_gateway
 
-from gateway.auth import digest
+from gateway.api.auth import digest
 
 KEY_A = "rate-limit-key-a-0123456789"
 KEY_B = "rate-limit-key-b-0123456789"

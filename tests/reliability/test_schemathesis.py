@@ -26,7 +26,7 @@ from support import REPO_ROOT, GatewayProcess
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 RENDER_SCHEMA = (
-    "import json; from gateway.app import create_app; from gateway.settings import Settings; "
+    "import json; from gateway.api.app import create_app; from gateway.settings import Settings; "
     "print(json.dumps(create_app(Settings(api_key_hashes='', rate_limit='')).openapi()))"
 )
 OPENAPI = json.loads(

@@ -27,11 +27,10 @@ RUN groupadd --system --gid 10001 gateway \
     && useradd --system --uid 10001 --gid gateway --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin gateway
 COPY --from=builder /opt/venv /opt/venv
+# Whole packages, never single files: the gateway and the contract it reads the export's files with
+# (standard library and numpy only). The gateway never imports export/ (make lint's import contracts).
+COPY contract/ /app/contract/
 COPY gateway/ /app/gateway/
-# The gateway reads serving_metadata.json and the drift reference profile through export.metadata and
-# export.drift_profile (standard library and numpy only; importing the export package is cheap by design).
-# Nothing else of export/ is needed.
-COPY export/__init__.py export/metadata.py export/drift_profile.py /app/export/
 # reference_profile.jso[n]: copied when the export wrote one (--reference-data), skipped otherwise.
 COPY ${MODEL_REPOSITORY}/${MODEL_NAME}/${MODEL_VERSION}/serving_metadata.json \
      ${MODEL_REPOSITORY}/${MODEL_NAME}/${MODEL_VERSION}/reference_profile.jso[n] \

@@ -1,6 +1,6 @@
 """Optional API keys: only their SHA-256 digests are configured, compared in constant time, never logged.
 
-``python -m gateway.auth hash KEY`` prints the digest to put in ``GATEWAY_API_KEY_HASHES``.
+``python -m gateway.api.auth hash KEY`` prints the digest to put in ``GATEWAY_API_KEY_HASHES``.
 """
 
 import hashlib
@@ -54,5 +54,5 @@ class ApiKeyAuthenticator:
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] != "hash":
-        sys.exit("usage: python -m gateway.auth hash KEY")
+        sys.exit("usage: python -m gateway.api.auth hash KEY")
     print(digest(sys.argv[2]))

@@ -11,7 +11,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from gateway.errors import RateLimited
 
-logger = logging.getLogger("gateway.rate_limit")
+logger = logging.getLogger("gateway.api.rate_limit")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from importlib import resources
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-PAGE = resources.files("gateway").joinpath("static/playground.html").read_text(encoding="utf-8")
+PAGE = resources.files("gateway.api").joinpath("static/playground.html").read_text(encoding="utf-8")
 
 
 def _inline_hashes(page: str, tag: str) -> str:

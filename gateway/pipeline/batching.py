@@ -25,7 +25,7 @@ import numpy as np
 
 from gateway import metrics
 from gateway.errors import InferenceTimeout
-from gateway.tokenization import BucketBatch
+from gateway.pipeline.tokenization import BucketBatch
 
 # Runs one padded batch on the model: (input_ids, attention_mask, deadline) -> logits, one row per input row.
 InferFunction = Callable[[np.ndarray, np.ndarray, float], Awaitable[np.ndarray]]

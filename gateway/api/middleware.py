@@ -10,7 +10,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import metrics
-from gateway.error_handlers import respond
+from gateway.api.error_handlers import respond
 from gateway.errors import InternalError, PayloadTooLarge
 from gateway.logs import REQUEST_ID
 

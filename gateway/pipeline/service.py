@@ -5,16 +5,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from export.metadata import ServingMetadata
+from contract.metadata import ServingMetadata
 from gateway import metrics
-from gateway.batching import Coalescer
-from gateway.cache import ModelOutput, ResultCache, cache_key
-from gateway.drift import DriftMonitor
-from gateway.postprocess import combine_windows, softmax, to_prediction
+from gateway.pipeline.batching import Coalescer
+from gateway.pipeline.cache import ModelOutput, ResultCache, cache_key
+from gateway.pipeline.drift import DriftMonitor
+from gateway.pipeline.postprocess import combine_windows, softmax, to_prediction
+from gateway.pipeline.tokenization import TextEncoder, effective_buckets, plan_batches
+from gateway.pipeline.triton import TritonModel
 from gateway.schemas import ScoringOptions, SentimentResult
 from gateway.settings import Settings
-from gateway.tokenization import TextEncoder, effective_buckets, plan_batches
-from gateway.triton import TritonModel
 
 
 @dataclass

@@ -10,7 +10,7 @@ from collections import deque
 
 import numpy as np
 
-from export.drift_profile import SCORE_EDGES, TOKEN_EDGES, TrafficProfile, bin_index
+from contract.drift_profile import SCORE_EDGES, TOKEN_EDGES, TrafficProfile, bin_index
 from gateway import metrics
 
 

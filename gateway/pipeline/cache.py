@@ -20,7 +20,7 @@ from cachetools import TTLCache
 
 from gateway import metrics
 
-logger = logging.getLogger("gateway.cache")
+logger = logging.getLogger("gateway.pipeline.cache")
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ import logging
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import metrics
-from gateway.auth import ApiKeyAuthenticator
-from gateway.error_handlers import respond
+from gateway.api.auth import ApiKeyAuthenticator
+from gateway.api.error_handlers import respond
+from gateway.api.rate_limit import Quota, RateLimiter
 from gateway.errors import GatewayError, Overloaded
-from gateway.rate_limit import Quota, RateLimiter
 from gateway.settings import Settings
 
-logger = logging.getLogger("gateway.admission")
+logger = logging.getLogger("gateway.api.admission")
 
 INFERENCE_PREFIX = "/v1/"
 

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from gateway import __version__, metrics
+from gateway.api.limits import check_text_limits
 from gateway.errors import ERROR_RESPONSES
-from gateway.limits import check_text_limits
+from gateway.pipeline.service import SentimentService
 from gateway.schemas import (
     BatchSentimentRequest,
     BatchSentimentResponse,
@@ -18,7 +19,6 @@ from gateway.schemas import (
     ServiceInfo,
     ServiceLimits,
 )
-from gateway.service import SentimentService
 
 router = APIRouter()
 

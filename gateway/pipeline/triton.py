@@ -13,7 +13,7 @@ import numpy as np
 import tritonclient.http.aio as triton_http
 from tritonclient.utils import InferenceServerException
 
-from export.metadata import ServingMetadata
+from contract.metadata import ServingMetadata
 from gateway import metrics
 from gateway.errors import (
     GatewayError,
@@ -25,7 +25,7 @@ from gateway.errors import (
 )
 from gateway.settings import Settings
 
-logger = logging.getLogger("gateway.triton")
+logger = logging.getLogger("gateway.pipeline.triton")
 
 SUPPORTED_INPUTS = ("input_ids", "attention_mask")
 # What Triton says when the model is unloaded or still loading (HTTP 400, not 503).

@@ -12,39 +12,33 @@ from fastapi_offline import FastAPIOffline
 from starlette.routing import Route
 from tritonclient.utils import InferenceServerException
 
-from export.drift_profile import TrafficProfile
-from export.metadata import METADATA_FILENAME, ServingMetadata
-from gateway import __version__, error_handlers, playground
-from gateway.admission import AdmissionMiddleware
-from gateway.cache import MemoryCache, RedisCache, ResultCache
-from gateway.drift import DriftMonitor
+from contract.drift_profile import TrafficProfile
+from contract.metadata import ServingMetadata
+from contract.versions import NoServedVersion, resolve_version
+from gateway import __version__
+from gateway.api import error_handlers, playground
+from gateway.api.admission import AdmissionMiddleware
+from gateway.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from gateway.api.routes import router
 from gateway.errors import ModelMismatch
-from gateway.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from gateway.routes import router
-from gateway.service import SentimentService
+from gateway.pipeline.cache import MemoryCache, RedisCache, ResultCache
+from gateway.pipeline.drift import DriftMonitor
+from gateway.pipeline.service import SentimentService
+from gateway.pipeline.tokenization import TextEncoder
+from gateway.pipeline.triton import TritonModel
 from gateway.settings import Settings
-from gateway.tokenization import TextEncoder
-from gateway.triton import TritonModel
 
 logger = logging.getLogger("gateway")
 
 
-def resolve_version(settings: Settings) -> tuple[Path, str]:
-    """The version folder to serve: the configured one, or the highest the export wrote."""
-    model_dir = settings.model_repository / settings.model_name
-    if settings.model_version is not None:
-        candidates = [model_dir / str(settings.model_version)]
-    else:
-        candidates = sorted(
-            (path for path in model_dir.glob("[0-9]*") if path.name.isdigit()), key=lambda path: int(path.name)
-        )
-    candidates = [path for path in candidates if (path / METADATA_FILENAME).exists()]
-    if not candidates:
+def served_version(settings: Settings) -> tuple[Path, str]:
+    """The version folder to serve; none exported yet stops the start-up with what to run."""
+    try:
+        return resolve_version(settings.model_repository, settings.model_name, settings.model_version)
+    except NoServedVersion as error:
         raise ModelMismatch(
-            f"no {METADATA_FILENAME} for model {settings.model_name!r} under {model_dir} "
-            "(GATEWAY_MODEL_REPOSITORY / GATEWAY_MODEL_VERSION); run `make export` first"
-        )
-    return candidates[-1], candidates[-1].name
+            f"{error} (GATEWAY_MODEL_REPOSITORY / GATEWAY_MODEL_VERSION); run `make export` first"
+        ) from error
 
 
 def make_cache(settings: Settings) -> ResultCache | None:
@@ -58,7 +52,7 @@ def make_cache(settings: Settings) -> ResultCache | None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    version_dir, version = resolve_version(settings)
+    version_dir, version = served_version(settings)
     metadata = ServingMetadata.read(version_dir)
     encoder = TextEncoder(
         version_dir / metadata.tokenizer_dir / "tokenizer.json", metadata.max_length, settings.window_stride

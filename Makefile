@@ -197,9 +197,10 @@ soak: setup model ## Opt-in, not in CI: hold ~70% of measured capacity for 10 mi
 	$(BIN)/python -m loadtest.soak --duration $(or $(SOAK_S),600) --rate-fraction 0.7 \
 		--repository $(REPOSITORY) --model $(NAME) --out results
 
-lint: setup ## ruff lint and format check
+lint: setup ## ruff lint and format check, and the import rules of docs/architecture.md
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: setup ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

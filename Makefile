@@ -60,6 +60,11 @@ KUBE_CONTEXT ?=
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# Where `make setup` takes torch from. Empty: pip's own configuration (on these machines a local wheel store
+# with the CPU build). CI on a GitHub runner sets https://download.pytorch.org/whl/cpu, PyTorch's CPU index;
+# PyPI's torch for Linux is the CUDA build, with gigabytes of nvidia-* wheels.
+TORCH_INDEX_URL ?=
+
 setup: $(VENV)/.installed ## Create the virtualenv and install every part (pinned by constraints.txt)
 
 # Servers the tests start for real: redis-server (shared rate limits and cache) and Chromium (playground page).
@@ -83,9 +88,10 @@ $(VENV)/.installed: pyproject.toml client/pyproject.toml constraints.txt
 	@echo "setup: creating $(VENV) with $(PYTHON)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --upgrade pip
-	@echo "setup: installing torch (CPU build)"
-	@# torch first, alone: pinned to the CPU build so nothing later pulls the CUDA wheels.
-	@$(BIN)/pip install --quiet torch==2.13.0
+	@echo "setup: installing torch (CPU build$(if $(TORCH_INDEX_URL), from $(TORCH_INDEX_URL)))"
+	@# torch first, alone and without its dependencies, at the public version constraints.txt pins: the CPU
+	@# build (2.13.0+cpu) satisfies ==2.13.0, so the install below keeps it and never pulls the CUDA wheels.
+	@$(BIN)/pip install --quiet --no-deps -c constraints.txt $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL)) torch
 	@echo "setup: installing the project and its pinned dependencies (about a minute)"
 	@$(BIN)/pip install --quiet -c constraints.txt -e ".[export,gateway,local-server,deploy-check,bench,dev]" -e ./client
 	@touch $@

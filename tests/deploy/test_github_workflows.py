@@ -27,8 +27,7 @@ def load(name: str) -> dict:
 
 
 def steps(workflow: dict) -> list[dict]:
-    (job,) = workflow["jobs"].values()
-    return job["steps"]
+    return [step for job in workflow["jobs"].values() for step in job["steps"]]
 
 
 def uses(workflow: dict, action: str) -> list[dict]:
@@ -68,29 +67,45 @@ def test_every_action_is_pinned_by_commit(name: str) -> None:
             assert len(ref) == 40 and all(c in "0123456789abcdef" for c in ref), f"{action}@{ref}"
 
 
-def test_ci_lints_and_tests_every_push_and_pull_request() -> None:
+def test_ci_lints_and_tests_every_push_and_pull_request_forks_included() -> None:
     workflow = load("ci.yml")
     assert {"push", "pull_request"} <= set(workflow["on"])
     assert workflow["permissions"] == {"contents": "read"}
     commands = [s["run"].strip() for s in steps(workflow) if "run" in s]
-    assert commands.index("make system-deps") < commands.index("make setup")
+    setup = "make setup TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu"
+    assert commands.index("make system-deps") < commands.index(setup), "torch from PyTorch's CPU index"
     assert commands.index("make lint") < commands.index("make test")
-    (cache,) = uses(workflow, "actions/cache")
-    assert cache["with"]["path"] == "~/.cache/pip"
-    assert "constraints.txt" in cache["with"]["key"], "the cache follows the pins"
+    pip_cache, assets_cache = uses(workflow, "actions/cache")
+    assert pip_cache["with"]["path"] == "~/.cache/pip"
+    assert "constraints.txt" in pip_cache["with"]["key"], "the cache follows the pins"
+    # The test assets: a public release asset, checked against a committed checksum and cached by it.
+    assert assets_cache["with"]["path"] == "../shared", "where the tests look by default"
+    assert "test-assets.sha256" in assets_cache["with"]["key"]
+    text = (WORKFLOWS / "ci.yml").read_text()
+    assert "vars." not in text and "secrets." not in text, "a fork's pull request gets no variables or secrets"
 
 
-def test_deploy_runs_on_a_tag_or_by_hand_in_a_protected_environment_without_stored_keys() -> None:
+def test_test_assets_are_named_by_their_checksum() -> None:
+    ((digest, name),) = [line.split() for line in (REPO_ROOT / ".github" / "test-assets.sha256").read_text().splitlines()]
+    assert len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
+    assert name.endswith(".tar.gz")
+    script = REPO_ROOT / ".github" / "scripts" / "test-assets.sh"
+    result = subprocess.run([str(BIN / "shellcheck"), str(script)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
+    assert "sha256sum --check --strict" in script.read_text()
+
+
+def test_deploy_runs_on_a_tag_or_by_hand_in_protected_environments_without_stored_keys() -> None:
     workflow = load("deploy.yml")
     assert workflow["on"]["push"] == {"tags": ["v*"]}
     assert "workflow_dispatch" in workflow["on"]
-    assert workflow["permissions"] == {}, "nothing by default; the job asks for what it needs"
-    (job,) = workflow["jobs"].values()
-    assert job["environment"], "protection rules (reviewers, tags) live on the environment"
-    assert job["permissions"] == {"contents": "read", "id-token": "write"}
-    (aws,) = uses(workflow, "aws-actions/configure-aws-credentials")
-    assert aws["with"]["role-to-assume"].startswith("${{ vars.")
-    assert not {"aws-access-key-id", "aws-secret-access-key"} & set(aws["with"])
+    assert workflow["permissions"] == {}, "nothing by default; each job asks for what it needs"
+    for job in workflow["jobs"].values():
+        assert job["environment"], "protection rules (reviewers, tags) live on the environment"
+        assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    for aws in uses(workflow, "aws-actions/configure-aws-credentials"):
+        assert aws["with"]["role-to-assume"].startswith("${{ vars.")
+        assert not {"aws-access-key-id", "aws-secret-access-key"} & set(aws["with"])
     text = (WORKFLOWS / "deploy.yml").read_text()
     assert "secrets.AWS_" not in text
     # No cache a pull request could have written reaches a release.
@@ -98,25 +113,47 @@ def test_deploy_runs_on_a_tag_or_by_hand_in_a_protected_environment_without_stor
     assert all("cache" not in s.get("with", {}) for s in uses(workflow, "actions/setup-python"))
 
 
-def test_deploy_builds_both_images_with_provenance_and_sbom_then_runs_make_deploy() -> None:
+def test_deploy_builds_once_tests_then_promotes_the_same_digest_and_model() -> None:
     workflow = load("deploy.yml")
-    all_steps = steps(workflow)
-    builds = uses(workflow, "docker/build-push-action")
-    assert [b["with"]["file"] for b in builds] == [
-        "deploy/eks/docker/gateway.Dockerfile",
-        "deploy/eks/docker/triton.Dockerfile",
-    ]
-    for build in builds:
-        assert build["with"]["push"] is True
-        assert build["with"]["provenance"] == "mode=max"
-        assert build["with"]["sbom"] is True
-        assert build["with"]["platforms"] == "linux/amd64"
-        assert build["with"]["tags"].endswith(":${{ steps.release.outputs.tag }}")
-    assert uses(workflow, "docker/setup-buildx-action")
-    tag_step = next(s for s in all_steps if s.get("id") == "release")
-    assert "deploy/eks/deploy.sh tag" in tag_step["run"], "the tag deploy.sh will look for in ECR"
-    deploy = all_steps[-1]
-    assert 'make deploy OVERLAY="$OVERLAY"' in deploy["run"]
-    assert workflow["jobs"]["deploy"]["env"]["OVERLAY"] == "${{ inputs.overlay || 'production' }}"
+    build, rollout = workflow["jobs"]["build"], workflow["jobs"]["rollout"]
+    (image,) = uses(workflow, "docker/build-push-action")
+    assert image["with"]["file"] == "deploy/eks/docker/gateway.Dockerfile", "no Triton image is built"
+    assert image["with"]["push"] is True and image["with"]["sbom"] is True
+    assert image["with"]["provenance"] == "mode=max" and image["with"]["platforms"] == "linux/amd64"
+    names = [s.get("name", s.get("uses", "")) for s in build["steps"]]
+    run = {s.get("name"): s.get("run", "") for s in build["steps"]}
+    assert "--revision \"$MODEL_REVISION\"" in run["Checkpoint at its pinned hub revision"]
+    tested = names.index("Test the model through Triton and the gateway")
+    assert tested < names.index("Release tag (commit and model digest)") < names.index("Build and push the gateway image")
+    assert names.index("Build and push the gateway image") < names.index("Test the pushed gateway image")
+    assert build["outputs"]["gateway-image"] == "${{ steps.image.outputs.reference }}", "by digest"
+    # Staging, then production (tags only), one after the other, from the same job definition.
+    assert rollout["needs"] == "build"
+    assert rollout["strategy"] == {
+        "max-parallel": 1,
+        "fail-fast": True,
+        "matrix": {
+            "overlay": "${{ fromJSON(startsWith(github.ref, 'refs/tags/v') && "
+            "'[\"staging\", \"production\"]' || '[\"staging\"]') }}"
+        },
+    }
+    (download,) = uses(workflow, "actions/download-artifact")
+    (upload,) = uses(workflow, "actions/upload-artifact")
+    assert download["with"]["name"] == "model-${{ needs.build.outputs.tag }}" == upload["with"]["name"].replace(
+        "steps.release.outputs", "needs.build.outputs"
+    )
+    deploy = rollout["steps"][-1]
+    assert deploy["env"]["GATEWAY_IMAGE"] == "${{ needs.build.outputs.gateway-image }}"
+    assert deploy["env"]["IMAGE_TAG"] == "${{ needs.build.outputs.tag }}"
     assert deploy["env"]["API_KEY_HASHES"] == "${{ secrets.API_KEY_HASHES }}"
-    assert all_steps.index(builds[-1]) < len(all_steps) - 1
+    assert deploy["run"].strip().endswith("make deploy")
+
+
+def test_no_step_can_hide_a_failure_behind_an_output() -> None:
+    """`echo "tag=$(cmd)"` succeeds when cmd fails; an assignment under bash -e does not."""
+    workflow = load("deploy.yml")
+    for step in steps(workflow):
+        for line in step.get("run", "").splitlines():
+            assert not ("$(" in line and ">> \"$GITHUB_OUTPUT\"" in line), line
+        if "GITHUB_OUTPUT" in step.get("run", ""):
+            assert step.get("shell") == "bash", "shell: bash is bash -eo pipefail"

@@ -32,28 +32,8 @@ EXPORT := $(BIN)/python -m export --model "$(MODEL)" --name $(NAME) --repository
 	$(if $(REFERENCE),--reference-data "$(REFERENCE)")
 GATEWAY_URL := http://127.0.0.1:$(GATEWAY_PORT)
 
-# make deploy: see docs/deploy-eks.md. DRY_RUN=1 renders, validates and prints every command, touching nothing.
-# Production needs TLS_CERT_ARN and API_KEY_HASHES unless INSECURE=1.
-DRY_RUN ?=
-INSECURE ?=
-TLS_CERT_ARN ?=
-API_KEY_HASHES ?=
-REDIS_URL ?=
-VPC_CIDR ?=
-SOURCE_RANGES ?=
-EKS_CLUSTER ?=
-OVERLAY ?= staging
-MODEL_SOURCE ?=
-EXPOSURE ?=
-TRITON_AUTOSCALER ?=
-AWS_REGION ?=
-AWS_ACCOUNT_ID ?=
-GATEWAY_ECR_REPO ?=
-TRITON_ECR_REPO ?=
-IMAGE_TAG ?=
-MODEL_S3_URI ?=
-TRITON_S3_ROLE_ARN ?=
-KUBE_CONTEXT ?=
+# make deploy: see docs/deploy-eks.md. Its settings (OVERLAY, DRY_RUN, TLS_CERT_ARN, ...) are declared once, in
+# deploy/eks/release.py; make passes what is set on its command line or in the environment straight through.
 
 .PHONY: help setup system-deps model export triton gateway run stop test lint format clean distclean deploy lock soak loadtest bench profile eval
 
@@ -156,14 +136,8 @@ stop: ## Stop the gateway and Triton
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m localtriton --work-dir $(RUN_DIR) stop; fi
 
 deploy: $(DEPLOY_VENV)/.installed $(CHECKOV_VENV)/.installed ## Build, push and roll out to EKS (DRY_RUN=1 to only render and print)
-	DRY_RUN=$(DRY_RUN) INSECURE=$(INSECURE) OVERLAY=$(OVERLAY) MODEL_SOURCE=$(MODEL_SOURCE) EXPOSURE=$(EXPOSURE) \
-	TRITON_AUTOSCALER=$(TRITON_AUTOSCALER) AWS_REGION=$(AWS_REGION) AWS_ACCOUNT_ID=$(AWS_ACCOUNT_ID) \
-	GATEWAY_ECR_REPO=$(GATEWAY_ECR_REPO) TRITON_ECR_REPO=$(TRITON_ECR_REPO) IMAGE_TAG=$(IMAGE_TAG) \
-	MODEL_S3_URI=$(MODEL_S3_URI) TRITON_S3_ROLE_ARN=$(TRITON_S3_ROLE_ARN) KUBE_CONTEXT=$(KUBE_CONTEXT) \
-	TLS_CERT_ARN=$(TLS_CERT_ARN) API_KEY_HASHES=$(API_KEY_HASHES) REDIS_URL=$(REDIS_URL) VPC_CIDR=$(VPC_CIDR) \
-	SOURCE_RANGES=$(SOURCE_RANGES) EKS_CLUSTER=$(EKS_CLUSTER) MODEL_REPOSITORY=$(REPOSITORY) \
-	KUBECTL=$(DEPLOY_VENV)/bin/kubectl PYTHON=$(DEPLOY_VENV)/bin/python CHECKOV=$(CHECKOV_VENV)/bin/checkov \
-		bash deploy/eks/deploy.sh
+	MODEL_REPOSITORY=$(REPOSITORY) KUBECTL=$(DEPLOY_VENV)/bin/kubectl PYTHON=$(DEPLOY_VENV)/bin/python \
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov bash deploy/eks/deploy.sh
 
 test: setup system-deps $(CHECKOV_VENV)/.installed ## Run the test suite (starts its own Triton and gateways on free ports)
 	$(BIN)/pytest

@@ -278,6 +278,13 @@ def release_component(settings: dict[str, str]) -> dict:
     if settings["REDIS_URL"]:
         # ElastiCache: the URL carries its AUTH token, so it lives in a Secret, never in the ConfigMap.
         secrets.append({"name": "gateway-redis", "literals": [f"url={settings['REDIS_URL']}"]})
+        redis_url = {"name": "REDIS_URL", "valueFrom": {"secretKeyRef": {"name": "gateway-redis", "key": "url"}}}
+        patches.append(
+            json_patch(
+                {"group": "apps", "kind": "Deployment", "name": "gateway"},
+                {"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": redis_url},
+            )
+        )
         if overlay_has_in_cluster_redis(overlay):
             patches.extend(
                 {"patch": yaml.safe_dump({"$patch": "delete", "apiVersion": api, "kind": kind, "metadata": meta})}

@@ -86,7 +86,9 @@ def test_ci_lints_and_tests_every_push_and_pull_request_forks_included() -> None
 
 
 def test_test_assets_are_named_by_their_checksum() -> None:
-    ((digest, name),) = [line.split() for line in (REPO_ROOT / ".github" / "test-assets.sha256").read_text().splitlines()]
+    ((digest, name),) = [
+        line.split() for line in (REPO_ROOT / ".github" / "test-assets.sha256").read_text().splitlines()
+    ]
     assert len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
     assert name.endswith(".tar.gz")
     script = REPO_ROOT / ".github" / "scripts" / "test-assets.sh"
@@ -122,9 +124,11 @@ def test_deploy_builds_once_tests_then_promotes_the_same_digest_and_model() -> N
     assert image["with"]["provenance"] == "mode=max" and image["with"]["platforms"] == "linux/amd64"
     names = [s.get("name", s.get("uses", "")) for s in build["steps"]]
     run = {s.get("name"): s.get("run", "") for s in build["steps"]}
-    assert "--revision \"$MODEL_REVISION\"" in run["Checkpoint at its pinned hub revision"]
+    assert '--revision "$MODEL_REVISION"' in run["Checkpoint at its pinned hub revision"]
     tested = names.index("Test the model through Triton and the gateway")
-    assert tested < names.index("Release tag (commit and model digest)") < names.index("Build and push the gateway image")
+    assert (
+        tested < names.index("Release tag (commit and model digest)") < names.index("Build and push the gateway image")
+    )
     assert names.index("Build and push the gateway image") < names.index("Test the pushed gateway image")
     assert build["outputs"]["gateway-image"] == "${{ steps.image.outputs.reference }}", "by digest"
     # Staging, then production (tags only), one after the other, from the same job definition.
@@ -134,13 +138,15 @@ def test_deploy_builds_once_tests_then_promotes_the_same_digest_and_model() -> N
         "fail-fast": True,
         "matrix": {
             "overlay": "${{ fromJSON(startsWith(github.ref, 'refs/tags/v') && "
-            "'[\"staging\", \"production\"]' || '[\"staging\"]') }}"
+            '\'["staging", "production"]\' || \'["staging"]\') }}'
         },
     }
     (download,) = uses(workflow, "actions/download-artifact")
     (upload,) = uses(workflow, "actions/upload-artifact")
-    assert download["with"]["name"] == "model-${{ needs.build.outputs.tag }}" == upload["with"]["name"].replace(
-        "steps.release.outputs", "needs.build.outputs"
+    assert (
+        download["with"]["name"]
+        == "model-${{ needs.build.outputs.tag }}"
+        == upload["with"]["name"].replace("steps.release.outputs", "needs.build.outputs")
     )
     deploy = rollout["steps"][-1]
     assert deploy["env"]["GATEWAY_IMAGE"] == "${{ needs.build.outputs.gateway-image }}"
@@ -154,6 +160,6 @@ def test_no_step_can_hide_a_failure_behind_an_output() -> None:
     workflow = load("deploy.yml")
     for step in steps(workflow):
         for line in step.get("run", "").splitlines():
-            assert not ("$(" in line and ">> \"$GITHUB_OUTPUT\"" in line), line
+            assert not ("$(" in line and '>> "$GITHUB_OUTPUT"' in line), line
         if "GITHUB_OUTPUT" in step.get("run", ""):
             assert step.get("shell") == "bash", "shell: bash is bash -eo pipefail"

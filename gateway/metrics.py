@@ -44,6 +44,30 @@ BATCH_ROWS = Histogram(
     ["bucket"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
+# The coalescer, seen from outside. Gauges are "livesum": each worker reports its own queue and slots, the
+# scrape adds them up, and a worker that died stops counting (its file is ignored) instead of freezing a value.
+QUEUED_ROWS = Gauge(
+    "gateway_coalescer_queued_rows",
+    "Rows waiting in the coalescers' queues for a Triton call, by length bucket, summed over workers.",
+    ["bucket"],
+    multiprocess_mode="livesum",
+)
+QUEUE_WAIT = Histogram(
+    "gateway_coalescer_queue_wait_seconds",
+    "From a request's rows entering their bucket's queue to the Triton call that carries them, by bucket.",
+    ["bucket"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+CALL_SLOTS_IN_USE = Gauge(
+    "gateway_coalescer_call_slots_in_use",
+    "Triton calls open now (GATEWAY_BATCH_CALLS_IN_FLIGHT per worker at most), summed over workers.",
+    multiprocess_mode="livesum",
+)
+TOKENIZE_SECONDS = Histogram(
+    "gateway_tokenize_duration_seconds",
+    "Tokenizing and padding one request's texts (the gateway's own CPU work before Triton).",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 PREDICTIONS = Counter("gateway_predictions_total", "Predictions by label.", ["label"])
 WINNING_SCORE = Histogram(
     "gateway_prediction_score",

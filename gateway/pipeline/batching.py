@@ -38,6 +38,7 @@ class Pending:
     batch: BucketBatch
     deadline: float
     reply: asyncio.Future
+    enqueued: float  # loop time it joined its queue: the start of its queue wait
     seq: int = field(default_factory=itertools.count().__next__)  # arrival order across buckets
 
     @property
@@ -99,6 +100,13 @@ class BucketQueue:
     entries: deque[Pending] = field(default_factory=deque)
     rows: int = 0
 
+    def __post_init__(self) -> None:
+        self.rows_gauge = metrics.QUEUED_ROWS.labels(bucket=str(self.bucket))
+
+    def add_rows(self, rows: int) -> None:
+        self.rows += rows
+        self.rows_gauge.set(self.rows)
+
 
 class Coalescer:
     """Per-bucket queues and the Triton calls of one worker, for one model version.
@@ -123,14 +131,15 @@ class Coalescer:
         futures: its queued rows are dropped, and calls already made finish for the others in them.
         """
         loop = asyncio.get_running_loop()
+        now = loop.time()
         replies = []
         for batch in batches:
             if not 1 <= len(batch.owners) <= self.max_rows:
                 raise ValueError(f"a queue entry holds 1 to {self.max_rows} rows, got {len(batch.owners)}")
             queue = self.queues.setdefault(batch.bucket, BucketQueue(batch.bucket))
             replies.append(loop.create_future())
-            queue.entries.append(Pending(batch, deadline, replies[-1]))
-            queue.rows += len(batch.owners)
+            queue.entries.append(Pending(batch, deadline, replies[-1], now))
+            queue.add_rows(len(batch.owners))
         self._dispatch()
         # One timer answering the replies still open, cheaper than asyncio.timeout's rescheduling on a hot path.
         timer = loop.call_at(deadline, _time_out, replies)
@@ -156,14 +165,23 @@ class Coalescer:
         return min(queues, key=lambda queue: queue.entries[0].seq, default=None)
 
     def _send(self, queue: BucketQueue) -> None:
-        taken = take_batch(queue.entries, self.max_rows, asyncio.get_running_loop().time())
-        queue.rows -= taken.rows_removed
+        now = asyncio.get_running_loop().time()
+        taken = take_batch(queue.entries, self.max_rows, now)
+        queue.add_rows(-taken.rows_removed)
         for entry in taken.expired:
             entry.reply.set_exception(InferenceTimeout("the request's deadline passed while it waited for a batch"))
         if taken.batch:
+            wait = metrics.QUEUE_WAIT.labels(bucket=str(queue.bucket))
+            for entry in taken.batch:
+                wait.observe(now - entry.enqueued)
             call = asyncio.create_task(self._call(queue.bucket, taken.batch))
             self.calls.add(call)
-            call.add_done_callback(self.calls.discard)  # a cancelled call (shutdown) frees its slot too
+            metrics.CALL_SLOTS_IN_USE.set(len(self.calls))
+            call.add_done_callback(self._free_slot)  # a cancelled call (shutdown) frees its slot too
+
+    def _free_slot(self, call: asyncio.Task) -> None:
+        self.calls.discard(call)
+        metrics.CALL_SLOTS_IN_USE.set(len(self.calls))
 
     async def _call(self, bucket: int, entries: list[Pending]) -> None:
         try:
@@ -181,7 +199,7 @@ class Coalescer:
             answers = error
         # Free the slot and send the next batch before waking this call's callers: Triton works on it while
         # they write their answers, instead of idling until they are done.
-        self.calls.discard(asyncio.current_task())
+        self._free_slot(asyncio.current_task())
         self._dispatch()
         for index, entry in enumerate(entries):
             if entry.reply.done():

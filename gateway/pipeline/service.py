@@ -80,10 +80,11 @@ class SentimentService:
     async def _run_model(self, texts: list[str], score_windows: bool) -> list[ModelOutput]:
         # One deadline covers all of a request's Triton calls, counted from when the work starts.
         deadline = asyncio.get_running_loop().time() + self.settings.triton_timeout_s
-        encoded = self.encoder.encode(texts)
-        batches = plan_batches(
-            encoded, score_windows, self.buckets, self.metadata.pad_token_id, self.metadata.max_batch_size
-        )
+        with metrics.TOKENIZE_SECONDS.time():
+            encoded = self.encoder.encode(texts)
+            batches = plan_batches(
+                encoded, score_windows, self.buckets, self.metadata.pad_token_id, self.metadata.max_batch_size
+            )
         row_logits = await self.coalescer.infer(batches, deadline)
         logits = combine_windows(
             np.concatenate(row_logits),

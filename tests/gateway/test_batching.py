@@ -87,7 +87,7 @@ def queues(draw: st.DrawFn) -> tuple[deque[Pending], int, float]:
             reply.cancel()  # a caller that left
         rows = draw(st.integers(1, max_rows))
         deadline = now + draw(st.sampled_from([-1.0, 0.0, 1.0, 5.0]))
-        entries.append(Pending(rows_batch(*[index] * rows), deadline, reply))
+        entries.append(Pending(rows_batch(*[index] * rows), deadline, reply, now))
     loop.close()
     return entries, max_rows, now
 

@@ -1,16 +1,15 @@
 """Check that ONNX Runtime reproduces PyTorch's logits before anything is served."""
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import onnxruntime as ort
 
 from export.errors import ExportError
 
 if TYPE_CHECKING:  # torch and transformers load only when a check runs: the CLI reads DEFAULT_TOLERANCE first
     from export.checkpoint import Checkpoint
+    from export.onnx_scoring import OnnxScorer
 
 # Varied lengths on purpose: padding is where exported attention masks go wrong.
 PARITY_SENTENCES = [
@@ -32,20 +31,16 @@ class ParityReport:
 
 
 def compare_with_pytorch(
-    checkpoint: "Checkpoint", onnx_path: Path, tolerance: float = DEFAULT_TOLERANCE
+    checkpoint: "Checkpoint", scorer: "OnnxScorer", tolerance: float = DEFAULT_TOLERANCE
 ) -> ParityReport:
     """Run both on one padded batch; raise ``ExportError`` if logits differ by more than ``tolerance``."""
-    encoded = checkpoint.tokenizer(
-        PARITY_SENTENCES, padding=True, truncation=True, max_length=checkpoint.max_length, return_tensors="np"
-    )
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    input_names = [graph_input.name for graph_input in session.get_inputs()]
-    onnx_logits = session.run(["logits"], {name: encoded[name].astype(np.int64) for name in input_names})[0]
+    inputs = scorer.encode(PARITY_SENTENCES)
+    onnx_logits = scorer.run(inputs)
 
     import torch
 
     with torch.inference_mode():
-        torch_logits = checkpoint.model(**{name: torch.from_numpy(encoded[name]) for name in input_names}).logits
+        torch_logits = checkpoint.model(**{name: torch.from_numpy(array) for name, array in inputs.items()}).logits
     torch_logits = torch_logits.numpy()
 
     report = ParityReport(

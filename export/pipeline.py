@@ -5,14 +5,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import onnx
-
 from contract.drift_profile import TrafficProfile
 from contract.labelled_data import load_tsv
-from export.checkpoint import Checkpoint, load_checkpoint
+from export.checkpoint import load_checkpoint
 from export.errors import ExportError
 from export.onnx_export import ONNX_FILENAME, export_onnx
-from export.onnx_scoring import onnx_probabilities, token_counts
+from export.onnx_scoring import OnnxScorer
 from export.parity import DEFAULT_TOLERANCE, ParityReport, compare_with_pytorch
 from export.quantize import compare_int8_with_fp32, quantize_int8
 from export.repository import build_metadata, write_version
@@ -38,15 +36,15 @@ class ExportRequest:
     reference_data: Path | None = None  # sentence<TAB>label file of typical traffic; drift is measured against it
 
 
-def reference_profile(checkpoint: Checkpoint, onnx_path: Path, data: Path) -> TrafficProfile:
+def reference_profile(scorer: OnnxScorer, data: Path) -> TrafficProfile:
     """The served model's profile on ``data``: what drift is measured against."""
     texts = [example.text for example in load_tsv(data)]
-    probabilities = onnx_probabilities(onnx_path, checkpoint, texts)
+    probabilities = scorer.probabilities(texts)
     return TrafficProfile.from_observations(
-        labels=checkpoint.labels,
+        labels=scorer.metadata.labels,
         label_indices=probabilities.argmax(axis=1).tolist(),
         scores=probabilities.max(axis=1).tolist(),
-        tokens=token_counts(checkpoint, texts),
+        tokens=scorer.token_counts(texts),
         source=str(data),
     )
 
@@ -64,29 +62,26 @@ def run_export(request: ExportRequest) -> ParityReport:
     with tempfile.TemporaryDirectory(prefix="onnx-export-") as workdir:
         with step("export to ONNX (optimum, dynamic batch and sequence axes)"):
             onnx_path = export_onnx(checkpoint, Path(workdir))
-            input_names = [
-                graph_input.name for graph_input in onnx.load(str(onnx_path), load_external_data=False).graph.input
-            ]
+            metadata = build_metadata(checkpoint, request.name, onnx_path, request.quantize or "fp32")
         with step(f"check ONNX Runtime against PyTorch (tolerance {request.tolerance:g})"):
-            report = compare_with_pytorch(checkpoint, onnx_path, request.tolerance)
+            scorer = OnnxScorer(onnx_path, checkpoint.tokenizer, metadata)
+            report = compare_with_pytorch(checkpoint, scorer, request.tolerance)
         logger.info("      max |logit difference| %.2e, labels agree: %s", report.max_abs_diff, report.labels_agree)
         if request.quantize == "int8":
             with step("quantize to int8 and compare with fp32"):
-                fp32_path = onnx_path
-                onnx_path = quantize_int8(fp32_path, Path(workdir) / "int8" / ONNX_FILENAME)
-                quantization = compare_int8_with_fp32(
-                    checkpoint, fp32_path, onnx_path, request.parity_data, request.min_agreement
-                )
+                fp32_scorer = scorer
+                onnx_path = quantize_int8(onnx_path, Path(workdir) / "int8" / ONNX_FILENAME)
+                scorer = OnnxScorer(onnx_path, checkpoint.tokenizer, metadata)
+                quantization = compare_int8_with_fp32(fp32_scorer, scorer, request.parity_data, request.min_agreement)
             for line in quantization.lines():
                 logger.info("      %s", line)
         profile = None
         if request.reference_data:
             with step(f"profile the reference set {request.reference_data}"):
-                profile = reference_profile(checkpoint, onnx_path, request.reference_data)
+                profile = reference_profile(scorer, request.reference_data)
             fractions = dict(zip(profile.labels, (round(f, 3) for f in profile.label_fractions), strict=True))
             logger.info("      %d texts, predicted label fractions %s", profile.texts, fractions)
         with step(f"write {version_dir}"):
-            metadata = build_metadata(checkpoint, request.name, input_names, request.quantize or "fp32")
             for line in write_version(
                 checkpoint, onnx_path, metadata, request.repository, request.version, request.force, profile
             ):

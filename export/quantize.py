@@ -13,9 +13,8 @@ import numpy as np
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from contract.labelled_data import load_tsv
-from export.checkpoint import Checkpoint
 from export.errors import ExportError
-from export.onnx_scoring import onnx_probabilities
+from export.onnx_scoring import OnnxScorer
 from export.parity import PARITY_SENTENCES
 
 
@@ -45,13 +44,13 @@ def quantize_int8(fp32_path: Path, int8_path: Path) -> Path:
 
 
 def compare_int8_with_fp32(
-    checkpoint: Checkpoint, fp32_path: Path, int8_path: Path, labelled_data: Path | None, min_agreement: float
+    fp32_scorer: OnnxScorer, int8_scorer: OnnxScorer, labelled_data: Path | None, min_agreement: float
 ) -> QuantizationReport:
     """Run both models on ``labelled_data`` (or the built-in sentences); raise if labels agree too rarely."""
     examples = load_tsv(labelled_data) if labelled_data else None
     texts = [example.text for example in examples] if examples else list(PARITY_SENTENCES)
-    fp32 = onnx_probabilities(fp32_path, checkpoint, texts)
-    int8 = onnx_probabilities(int8_path, checkpoint, texts)
+    fp32 = fp32_scorer.probabilities(texts)
+    int8 = int8_scorer.probabilities(texts)
 
     gold = np.array([example.label for example in examples]) if examples else None
     report = QuantizationReport(

@@ -4,6 +4,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import onnx
+
 from contract.drift_profile import TrafficProfile
 from contract.metadata import ServingMetadata
 from export import triton_config
@@ -14,14 +16,17 @@ from export.source import checkpoint_digest, is_local
 PYTHON_BACKEND_MODEL = Path(__file__).with_name("python_backend_model.py")
 
 
-def build_metadata(checkpoint: Checkpoint, name: str, input_names: list[str], precision: str) -> ServingMetadata:
+def build_metadata(checkpoint: Checkpoint, name: str, onnx_path: Path, precision: str) -> ServingMetadata:
+    """The metadata of ``onnx_path``, tensor names read from its graph: every reader feeds what the model declares."""
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
     return ServingMetadata(
         model_name=name,
         source=checkpoint.source,
         source_digest=checkpoint_digest(Path(checkpoint.source)) if is_local(checkpoint.source) else "",
         max_length=checkpoint.max_length,
         labels=checkpoint.labels,
-        input_names=input_names,
+        input_names=[graph_input.name for graph_input in graph.input],
+        output_name=graph.output[0].name,
         pad_token_id=int(checkpoint.tokenizer.pad_token_id or 0),
         precision=precision,
     )

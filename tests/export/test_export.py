@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ from contract.metadata import ServingMetadata
 from export import triton_config
 from export.checkpoint import load_checkpoint
 from export.errors import ExportError
-from export.parity import compare_with_pytorch
+from export.onnx_scoring import OnnxScorer
+from export.parity import PARITY_SENTENCES, compare_with_pytorch
 from export.quantize import compare_int8_with_fp32, quantize_int8
 from export.random_checkpoint import tiny_config
 from export.source import checkpoint_digest
@@ -60,6 +62,7 @@ def test_export_writes_model_labels_metadata_and_tokenizer(model_repository: Pat
     assert metadata.model_name == REAL_MODEL_NAME
     assert metadata.labels == ["NEGATIVE", "POSITIVE"]
     assert metadata.input_names == ["input_ids", "attention_mask"]
+    assert metadata.output_name == "logits"
     assert metadata.max_length == 512
     assert metadata.pad_token_id == 0
 
@@ -141,8 +144,10 @@ def test_parity_check_passes_on_the_export_and_fails_on_a_corrupted_model(
     tiny_checkpoint: Path, model_repository: Path, tmp_path: Path
 ) -> None:
     checkpoint = load_checkpoint(str(tiny_checkpoint))
-    onnx_path = model_repository / TINY_MODEL_NAME / "1" / "model.onnx"
-    report = compare_with_pytorch(checkpoint, onnx_path)
+    version_dir = model_repository / TINY_MODEL_NAME / "1"
+    onnx_path = version_dir / "model.onnx"
+    metadata = ServingMetadata.read(version_dir)
+    report = compare_with_pytorch(checkpoint, OnnxScorer(onnx_path, checkpoint.tokenizer, metadata))
     assert report.max_abs_diff <= 1e-4 and report.labels_agree
 
     model = onnx.load(str(onnx_path))
@@ -154,7 +159,25 @@ def test_parity_check_passes_on_the_export_and_fails_on_a_corrupted_model(
     corrupted = tmp_path / "corrupted.onnx"
     onnx.save(model, str(corrupted))
     with pytest.raises(ExportError, match="disagree"):
-        compare_with_pytorch(checkpoint, corrupted)
+        compare_with_pytorch(checkpoint, OnnxScorer(corrupted, checkpoint.tokenizer, metadata))
+
+
+def test_the_scorer_reads_the_output_the_metadata_names(
+    tiny_checkpoint: Path, model_repository: Path, tmp_path: Path
+) -> None:
+    checkpoint = load_checkpoint(str(tiny_checkpoint))
+    version_dir = model_repository / TINY_MODEL_NAME / "1"
+    metadata = ServingMetadata.read(version_dir)
+    model = onnx.load(str(version_dir / "model.onnx"))
+    for node in model.graph.node:
+        node.output[:] = ["scores" if name == metadata.output_name else name for name in node.output]
+    model.graph.output[0].name = "scores"
+    renamed = tmp_path / "renamed.onnx"
+    onnx.save(model, str(renamed))
+
+    expected = OnnxScorer(version_dir / "model.onnx", checkpoint.tokenizer, metadata).logits(PARITY_SENTENCES)
+    scored = OnnxScorer(renamed, checkpoint.tokenizer, replace(metadata, output_name="scores")).logits(PARITY_SENTENCES)
+    np.testing.assert_array_equal(scored, expected)
 
 
 def test_rerun_refuses_to_overwrite_without_force(tiny_checkpoint: Path, tmp_path: Path) -> None:
@@ -267,16 +290,19 @@ def test_int8_variant_is_quantized_and_compared_with_fp32(
     tiny_checkpoint: Path, model_repository: Path, tmp_path: Path
 ) -> None:
     checkpoint = load_checkpoint(str(tiny_checkpoint))
-    fp32_path = model_repository / TINY_MODEL_NAME / "1" / "model.onnx"
-    int8_path = quantize_int8(fp32_path, tmp_path / "int8" / "model.onnx")
+    version_dir = model_repository / TINY_MODEL_NAME / "1"
+    int8_path = quantize_int8(version_dir / "model.onnx", tmp_path / "int8" / "model.onnx")
     operators = {node.op_type for node in onnx.load(str(int8_path)).graph.node}
     assert "DynamicQuantizeLinear" in operators or "MatMulInteger" in operators
 
     labelled = tmp_path / "labelled.tsv"
     labelled.write_text("sentence\tlabel\ngreat fun\t1\nawful\t0\nnot bad\t1\n")
-    report = compare_int8_with_fp32(checkpoint, fp32_path, int8_path, labelled, min_agreement=0.0)
+    metadata = ServingMetadata.read(version_dir)
+    fp32 = OnnxScorer(version_dir / "model.onnx", checkpoint.tokenizer, metadata)
+    int8 = OnnxScorer(int8_path, checkpoint.tokenizer, metadata)
+    report = compare_int8_with_fp32(fp32, int8, labelled, min_agreement=0.0)
     assert report.texts == 3
     assert 0.0 <= report.label_agreement <= 1.0 and report.max_score_diff >= 0.0
     assert report.fp32_accuracy is not None and report.int8_accuracy is not None
     with pytest.raises(ExportError, match="serve the fp32 model instead"):
-        compare_int8_with_fp32(checkpoint, fp32_path, int8_path, None, min_agreement=1.01)
+        compare_int8_with_fp32(fp32, int8, None, min_agreement=1.01)

@@ -16,23 +16,20 @@ import json
 import logging
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from sentiment_client import RetryEvent, SentimentClient, SentimentError
 
 from contract.labelled_data import LABEL_NAMES, LabelledText, load_tsv
 from contract.metadata import ServingMetadata
 from contract.versions import resolve_version
-from loadtest.answers import batch_problem
+from loadtest.answers import result_problem
 
 logger = logging.getLogger("loadtest.eval")
 REQUEST_BATCH = 32
-MAX_RETRIES = 120
 
 
 @dataclass(frozen=True)
@@ -49,36 +46,22 @@ class EvalReport:
     max_score_diff: float
 
 
-def _post_with_backoff(request: urllib.request.Request) -> object:
-    """The parsed answer; a 429 (quota, e.g. the default 100/minute) or 503 is waited out, as Retry-After asks."""
-    for _ in range(MAX_RETRIES):
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            if error.code not in (429, 503):
-                raise SystemExit(f"the gateway answered {error.code}: {error.read()[:300]!r}") from error
-            time.sleep(float(error.headers.get("Retry-After") or 1))
-    raise SystemExit(f"the gateway kept refusing after {MAX_RETRIES} tries; is GATEWAY_RATE_LIMIT very low?")
+def classify_via_gateway(client: SentimentClient, texts: list[str], labels: list[str]) -> tuple[list[str], np.ndarray]:
+    """Labels and per-label probabilities (columns in ``labels`` order) as the gateway answers them.
 
-
-def classify_via_gateway(url: str, texts: list[str], labels: list[str]) -> tuple[list[str], np.ndarray]:
-    """Labels and per-label probabilities (columns in ``labels`` order) as the gateway answers them."""
-    predicted, scores = [], []
-    for start in range(0, len(texts), REQUEST_BATCH):
-        chunk = texts[start : start + REQUEST_BATCH]
-        request = urllib.request.Request(
-            url.rstrip("/") + "/v1/sentiment/batch",
-            data=json.dumps({"texts": chunk}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        answer = _post_with_backoff(request)
-        if problem := batch_problem(answer, len(chunk), labels):
-            raise SystemExit(f"the gateway answered off-contract: {problem}")
-        for result in answer["results"]:
-            predicted.append(result["label"])
-            scores.append([result["scores"][label] for label in labels])
-    return predicted, np.array(scores)
+    The client's ``RetryPolicy`` waits out a spent quota (the default is 100/minute) or an unready model as
+    ``Retry-After`` asks; an error it gives up on, or an answer off the API contract, ends the run.
+    """
+    try:
+        results = client.classify_many(texts, batch_size=REQUEST_BATCH)
+    except SentimentError as error:
+        raise SystemExit(f"the gateway refused: {error}") from error
+    for index, result in enumerate(results):
+        if problem := result_problem(result.model_dump(), labels):
+            raise SystemExit(f"the gateway answered off-contract: texts[{index}]: {problem}")
+    return [result.label for result in results], np.array(
+        [[result.scores[label] for label in labels] for result in results]
+    )
 
 
 def classify_with_pytorch(checkpoint: str, texts: list[str]) -> tuple[list[str], np.ndarray, list[str]]:
@@ -104,10 +87,10 @@ def classify_with_pytorch(checkpoint: str, texts: list[str]) -> tuple[list[str],
     return [labels[i] for i in stacked.argmax(axis=1)], stacked, labels
 
 
-def evaluate(data: Path, examples: list[LabelledText], url: str, checkpoint: str) -> EvalReport:
+def evaluate(data: Path, examples: list[LabelledText], client: SentimentClient, checkpoint: str) -> EvalReport:
     texts = [example.text for example in examples]
     reference_labels, reference_scores, labels = classify_with_pytorch(checkpoint, texts)
-    served_labels, served_scores = classify_via_gateway(url, texts, labels)
+    served_labels, served_scores = classify_via_gateway(client, texts, labels)
     gold = [example.label_name for example in examples]
     confusion = [
         [
@@ -163,6 +146,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _log_retry(event: RetryEvent) -> None:
+    logger.info("waiting %.1f s before try %d: %s", event.delay_s, event.attempt + 1, event.error)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -187,11 +174,12 @@ def main(argv: list[str] | None = None) -> int:
                 work_dir=work_dir,
             )
             stack.callback(gateway.stop)
-            url = gateway.base_url
+            url = gateway.url
+        client = stack.enter_context(SentimentClient(url, on_retry=_log_retry))
         reports = []
         for data in args.data:
             logger.info("evaluating %s through %s against %s", data, url, checkpoint)
-            reports.append(evaluate(data, load_tsv(data), url, checkpoint))
+            reports.append(evaluate(data, load_tsv(data), client, checkpoint))
     print(markdown(reports))
     for report in reports:
         for text in report.disagreements:

@@ -71,7 +71,8 @@ class RateLimited(GatewayError):
 
 
 class Overloaded(GatewayError):
-    """No capacity now (the gateway's in-flight limit, or Triton's queue is full): slow down and retry."""
+    """No capacity now (the in-flight limit, the token budget, the deadline at the measured rate, or Triton's
+    queue is full): slow down and retry after ``Retry-After``."""
 
     status_code = 429
     error_type = "overloaded"
@@ -109,9 +110,10 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in {
         401: "API keys are on and none, or a wrong one, was sent.",
-        413: "Request body over the size limit.",
+        413: "Request body over the size limit, or more padded tokens than one request may cost.",
         422: "A field is missing, of the wrong type, empty, or over a limit; `field` names it.",
-        429: "Rate limit spent (rate_limited) or no capacity now (overloaded); see Retry-After.",
+        429: "Rate limit spent (rate_limited) or no capacity now (overloaded: in-flight limit, token budget, or it "
+        "could not finish before its deadline); see Retry-After.",
         503: "Triton unreachable or the model not ready; see Retry-After.",
         504: "Triton did not answer within the deadline.",
     }.items()

@@ -82,10 +82,28 @@ IN_FLIGHT = Gauge(
 )
 REFUSED = Counter(
     "gateway_refused_requests_total",
-    "Requests refused before any work: unauthorized, rate_limited, or overloaded (in-flight limit).",
+    "Requests refused before reaching Triton: unauthorized, rate_limited, overloaded (in-flight limit), "
+    "tokens_held (the worker's token budget) or deadline (it could not finish in time at the measured rate).",
     ["reason"],
 )
+TOKENS_HELD = Gauge(
+    "gateway_tokens_held",
+    "Padded tokens admitted and not yet answered (queued or at Triton), summed over workers.",
+    multiprocess_mode="livesum",
+)
+DRAIN_RATE = Gauge(
+    "gateway_drain_rate_tokens_per_second",
+    "Padded tokens per second of busy time each worker's Triton calls have been completing, summed over "
+    "workers: the rate admission compares deadlines with.",
+    multiprocess_mode="livesum",
+)
 
+REDIS_BREAKER_STATE = Gauge(
+    "gateway_redis_breaker_state",
+    "The circuit in front of Redis (quota and cache): 0 closed, 0.5 trying again, 1 open (Redis skipped). "
+    "The highest over live workers.",
+    multiprocess_mode="livemax",
+)
 CACHE_LOOKUPS = Counter("gateway_cache_lookups_total", "Answer cache lookups by result (hit or miss).", ["result"])
 DRIFT_PSI = Gauge(
     "gateway_drift_psi",

@@ -76,9 +76,9 @@ class Settings(BaseSettings):
     batch_calls_in_flight: int = Field(
         2,
         ge=1,
-        description="Triton calls a worker keeps open while the next batches fill (full batches go regardless). "
-        "Two: one runs while the next is ready behind it, so Triton never waits for the network hop; fewer "
-        "calls give fuller batches, more help only when Triton has idle instances.",
+        description="Triton calls a worker keeps open while the next batches fill, full ones included: this is "
+        "what bounds Triton's queue. Two: one runs while the next is ready behind it, so Triton never waits for "
+        "the network hop; fewer calls give fuller batches, more help only when Triton has idle instances.",
     )
     triton_connections: int = Field(64, ge=1, description="Pooled HTTP connections to Triton per worker.")
     readiness_timeout_s: float = Field(1.0, gt=0, description="How long /readyz waits for Triton before saying 503.")
@@ -102,6 +102,25 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None, validation_alias="REDIS_URL", description="Redis for shared rate limits, e.g. redis://host:6379/0."
     )
+    max_tokens_held: int = Field(
+        524_288,
+        ge=512,
+        description="Padded tokens (windows included) a worker holds at once, queued or at Triton; a request "
+        "that would go over it is refused with 429 overloaded. Four full batches of 512-token rows by default: "
+        "enough to keep Triton's batches full, little enough that a burst cannot pile up minutes of work.",
+    )
+    max_tokens_per_request: int = Field(
+        262_144,
+        ge=512,
+        description="Padded tokens one request may cost (413 over it); at most GATEWAY_MAX_TOKENS_HELD, so any "
+        "request within the limits can be admitted by an idle worker.",
+    )
+    max_windows_per_text: int = Field(
+        16,
+        ge=1,
+        description="Windows one text may need with long_text=windows (422 over it): a text of 16 windows is "
+        "about 6,000 tokens with the default stride.",
+    )
     max_in_flight: int = Field(
         128,
         ge=1,
@@ -121,6 +140,12 @@ class Settings(BaseSettings):
     def _buckets_ascending(self) -> "Settings":
         if list(self.length_buckets) != sorted(set(self.length_buckets)) or self.length_buckets[0] < 2:
             raise ValueError("length_buckets must be distinct, ascending and at least 2 (room for [CLS] and [SEP])")
+        return self
+
+    @model_validator(mode="after")
+    def _request_fits_the_budget(self) -> "Settings":
+        if self.max_tokens_per_request > self.max_tokens_held:
+            raise ValueError("max_tokens_per_request must not exceed max_tokens_held, or such a request never fits")
         return self
 
     @cached_property

@@ -5,11 +5,12 @@ import math
 import time
 from dataclasses import dataclass
 
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, WindowStats, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from gateway.errors import RateLimited
+from gateway.pipeline.redis_guard import REDIS_TIMEOUT_S, RedisSkipped, breaker_for
 
 logger = logging.getLogger("gateway.api.rate_limit")
 
@@ -36,23 +37,36 @@ class RateLimiter:
     def __init__(self, rate_limit: str, redis_url: str | None) -> None:
         self.item: RateLimitItem = parse(rate_limit)
         self.storage: Storage = (
-            RedisStorage(redis_url.replace("redis://", "async+redis://", 1), implementation="redispy")
+            RedisStorage(
+                redis_url.replace("redis://", "async+redis://", 1),
+                implementation="redispy",
+                socket_timeout=REDIS_TIMEOUT_S,
+                socket_connect_timeout=REDIS_TIMEOUT_S,
+            )
             if redis_url
             else MemoryStorage()
         )
+        self.breaker = breaker_for(redis_url) if redis_url else None
         self.limiter = MovingWindowRateLimiter(self.storage)
+
+    async def _count(self, caller: str) -> tuple[bool, WindowStats]:
+        allowed = await self.limiter.hit(self.item, caller)
+        return allowed, await self.limiter.get_window_stats(self.item, caller)
 
     async def hit(self, caller: str) -> Quota:
         """Count one request of ``caller``; raise ``RateLimited`` when the quota is spent.
 
-        If Redis is down the request is let through (and logged): an unavailable limiter must not
-        take the whole service down with it.
+        If Redis is down or stalled the request is let through (and logged): an unavailable limiter must
+        not take the whole service down with it. While the breaker is open Redis is not even asked.
         """
         try:
-            allowed = await self.limiter.hit(self.item, caller)
-            stats = await self.limiter.get_window_stats(self.item, caller)
+            if self.breaker:
+                allowed, stats = await self.breaker.call(lambda: self._count(caller))
+            else:
+                allowed, stats = await self._count(caller)
         except Exception as error:  # the storage's own errors vary by backend
-            logger.warning("rate limiter storage unavailable, letting the request through: %s", error)
+            if not isinstance(error, RedisSkipped):
+                logger.warning("rate limiter storage unavailable, letting the request through: %s", error)
             return Quota(self.item.amount, self.item.amount, int(time.time()))
         quota = Quota(self.item.amount, max(stats.remaining, 0), math.ceil(stats.reset_time))
         if not allowed:

@@ -6,9 +6,12 @@ buckets, so each execution gets a row or two. Each gateway worker therefore form
 queue per bucket, shaped like Hugging Face TEI's queue:
 
 - a request appends its rows to its bucket's queue, each entry with a future for the reply;
+- a request is admitted by its cost in padded tokens (``budget``): a worker bounds the tokens it holds, and
+  refuses at once what it could not finish before the request's deadline at the rate its calls drain;
 - while the worker has a free call slot, the bucket whose oldest row has waited longest goes at once with
   everything it holds (up to ``max_batch_size`` rows), so an idle service adds no wait; while the slots are
-  busy, rows gather for the next calls, and a full batch goes without waiting for a slot;
+  busy, rows gather for the next calls. A full batch waits for a slot like any other: the slots are what
+  bound Triton's queue, so that a burst can never leave it more work than a few calls;
 - rows whose caller has gone (deadline passed, client disconnected) are dropped before they cost compute;
 - a failed call fails only the requests whose rows were in it.
 
@@ -24,7 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gateway import metrics
-from gateway.errors import InferenceTimeout
+from gateway.errors import InferenceTimeout, Overloaded
+from gateway.pipeline.budget import TokenBudget
 from gateway.pipeline.tokenization import BucketBatch
 
 # Runs one padded batch on the model: (input_ids, attention_mask, deadline) -> logits, one row per input row.
@@ -40,10 +44,16 @@ class Pending:
     reply: asyncio.Future
     enqueued: float  # loop time it joined its queue: the start of its queue wait
     seq: int = field(default_factory=itertools.count().__next__)  # arrival order across buckets
+    sent: bool = False  # in a call: its tokens are released when the call ends, not when its caller leaves
 
     @property
     def rows(self) -> int:
         return len(self.batch.owners)
+
+    @property
+    def tokens(self) -> int:
+        """Padded tokens: what the entry costs Triton, padding included."""
+        return self.batch.input_ids.size
 
 
 @dataclass
@@ -111,36 +121,44 @@ class BucketQueue:
 class Coalescer:
     """Per-bucket queues and the Triton calls of one worker, for one model version.
 
-    A worker keeps at most ``calls_in_flight`` calls open while batches fill (full batches go
-    regardless); when a call ends, the bucket whose oldest row has waited longest goes next, so
-    every bucket is served in turn and each call carries everything its bucket gathered meanwhile.
-    Requests wait for their rows' logits under their own deadline.
+    A worker keeps at most ``calls_in_flight`` calls open while batches fill, full ones included; when
+    a call ends, the bucket whose oldest row has waited longest goes next, so every bucket is served in
+    turn and each call carries everything its bucket gathered meanwhile. Requests wait for their rows'
+    logits under their own deadline.
     """
 
-    def __init__(self, max_rows: int, calls_in_flight: int, run_batch: InferFunction) -> None:
+    def __init__(self, max_rows: int, calls_in_flight: int, run_batch: InferFunction, budget: TokenBudget) -> None:
         self.max_rows = max_rows
         self.calls_in_flight = calls_in_flight
         self.run_batch = run_batch
+        self.budget = budget
         self.queues: dict[int, BucketQueue] = {}
         self.calls: set[asyncio.Task] = set()  # strong references: the loop keeps only weak ones
 
     async def infer(self, batches: list[BucketBatch], deadline: float) -> list[np.ndarray]:
         """Logits for each of a request's batches, in order; ``InferenceTimeout`` once ``deadline`` passes.
 
+        ``Overloaded`` at once when the worker's token budget cannot take the request in time.
         Leaving early (deadline, error, or the client's task cancelled) ends only this request's
         futures: its queued rows are dropped, and calls already made finish for the others in them.
         """
         loop = asyncio.get_running_loop()
         now = loop.time()
-        replies = []
         for batch in batches:
             if not 1 <= len(batch.owners) <= self.max_rows:
                 raise ValueError(f"a queue entry holds 1 to {self.max_rows} rows, got {len(batch.owners)}")
-            queue = self.queues.setdefault(batch.bucket, BucketQueue(batch.bucket))
-            replies.append(loop.create_future())
-            queue.entries.append(Pending(batch, deadline, replies[-1], now))
-            queue.add_rows(len(batch.owners))
+        entries = [Pending(batch, deadline, loop.create_future(), now) for batch in batches]
+        cost = sum(entry.tokens for entry in entries)
+        if refusal := self.budget.refusal(cost, deadline - now):
+            metrics.REFUSED.labels(reason=refusal.reason).inc()
+            raise Overloaded(refusal.message, headers={"Retry-After": str(refusal.retry_after_s)})
+        self._hold(cost)
+        for entry in entries:
+            queue = self.queues.setdefault(entry.batch.bucket, BucketQueue(entry.batch.bucket))
+            queue.entries.append(entry)
+            queue.add_rows(entry.rows)
         self._dispatch()
+        replies = [entry.reply for entry in entries]
         # One timer answering the replies still open, cheaper than asyncio.timeout's rescheduling on a hot path.
         timer = loop.call_at(deadline, _time_out, replies)
         try:
@@ -152,11 +170,14 @@ class Coalescer:
                     reply.cancel()
                 elif not reply.cancelled():
                     reply.exception()  # retrieved: a sibling's error after ours is not "never retrieved"
+            # Rows still queued will never be sent (their replies are done): they stop counting at once.
+            self._hold(-sum(entry.tokens for entry in entries if not entry.sent))
+
+    def _hold(self, tokens: int) -> None:
+        self.budget.hold(tokens)
+        metrics.TOKENS_HELD.set(self.budget.held)
 
     def _dispatch(self) -> None:
-        for queue in self.queues.values():
-            while queue.rows >= self.max_rows:  # a full batch waits for nothing
-                self._send(queue)
         while len(self.calls) < self.calls_in_flight and (waiting := self._longest_waiting()):
             self._send(waiting)
 
@@ -173,7 +194,9 @@ class Coalescer:
         if taken.batch:
             wait = metrics.QUEUE_WAIT.labels(bucket=str(queue.bucket))
             for entry in taken.batch:
+                entry.sent = True
                 wait.observe(now - entry.enqueued)
+            self.budget.call_started(now)
             call = asyncio.create_task(self._call(queue.bucket, taken.batch))
             self.calls.add(call)
             metrics.CALL_SLOTS_IN_USE.set(len(self.calls))
@@ -184,6 +207,7 @@ class Coalescer:
         metrics.CALL_SLOTS_IN_USE.set(len(self.calls))
 
     async def _call(self, bucket: int, entries: list[Pending]) -> None:
+        tokens = sum(entry.tokens for entry in entries)
         try:
             input_ids = np.concatenate([entry.batch.input_ids for entry in entries])
             attention_mask = np.concatenate([entry.batch.attention_mask for entry in entries])
@@ -192,11 +216,16 @@ class Coalescer:
             logits = await self.run_batch(input_ids, attention_mask, max(entry.deadline for entry in entries))
             answers: list[np.ndarray] | Exception = split_logits(logits, entries)
         except asyncio.CancelledError:
+            self._hold(-tokens)
             for entry in entries:
                 entry.reply.cancel()
             raise
         except Exception as error:  # every caller in this call gets the error; nobody else does
             answers = error
+        self.budget.call_finished(None if isinstance(answers, Exception) else tokens, asyncio.get_running_loop().time())
+        self._hold(-tokens)
+        if rate := self.budget.rate.tokens_per_s:
+            metrics.DRAIN_RATE.set(rate)
         # Free the slot and send the next batch before waking this call's callers: Triton works on it while
         # they write their answers, instead of idling until they are done.
         self._free_slot(asyncio.current_task())

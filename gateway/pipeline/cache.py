@@ -19,6 +19,7 @@ import redis.asyncio as redis
 from cachetools import TTLCache
 
 from gateway import metrics
+from gateway.pipeline.redis_guard import REDIS_TIMEOUT_S, RedisSkipped, breaker_for
 
 logger = logging.getLogger("gateway.pipeline.cache")
 
@@ -77,15 +78,19 @@ class RedisCache:
     """Entries expire after the TTL; size is bounded by the TTL and Redis's own maxmemory policy.
 
     A Redis that fails is treated as a miss (and logged): the cache may slow down, never break, a request.
+    A stalled one costs at most a short timeout, and nothing once the worker's breaker has opened.
     """
 
     def __init__(self, url: str, ttl_s: float) -> None:
-        self.client = redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.client = redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
+        self.breaker = breaker_for(url)
         self.ttl_ms = int(ttl_s * 1000)
 
     async def get_many(self, keys: list[str]) -> list[ModelOutput | None]:
         try:
-            values = await self.client.mget(keys)
+            values = await self.breaker.call(lambda: self.client.mget(keys))
+        except RedisSkipped:
+            values = [None] * len(keys)
         except redis.RedisError as error:
             logger.warning("cache unavailable, computing instead: %s", error)
             values = [None] * len(keys)
@@ -93,12 +98,17 @@ class RedisCache:
 
     async def set_many(self, entries: dict[str, ModelOutput]) -> None:
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for key, output in entries.items():
-                    pipe.set(key, json.dumps(asdict(output)), px=self.ttl_ms)
-                await pipe.execute()
+            await self.breaker.call(lambda: self._store(entries))
+        except RedisSkipped:
+            pass  # the breaker logged when it opened; a skipped store is only a lost cache entry
         except redis.RedisError as error:
             logger.warning("cache unavailable, not storing: %s", error)
+
+    async def _store(self, entries: dict[str, ModelOutput]) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key, output in entries.items():
+                pipe.set(key, json.dumps(asdict(output)), px=self.ttl_ms)
+            await pipe.execute()
 
     async def close(self) -> None:
         await self.client.aclose()

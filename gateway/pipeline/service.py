@@ -7,14 +7,20 @@ import numpy as np
 
 from contract.metadata import ServingMetadata
 from gateway import metrics
+from gateway.errors import InvalidInput, PayloadTooLarge
 from gateway.pipeline.batching import Coalescer
+from gateway.pipeline.budget import TokenBudget
 from gateway.pipeline.cache import ModelOutput, ResultCache, cache_key
 from gateway.pipeline.drift import DriftMonitor
 from gateway.pipeline.postprocess import combine_windows, softmax, to_prediction
-from gateway.pipeline.tokenization import TextEncoder, effective_buckets, plan_batches
+from gateway.pipeline.tokenization import BucketBatch, TextEncoder, effective_buckets, plan_batches
 from gateway.pipeline.triton import TritonModel
 from gateway.schemas import ScoringOptions, SentimentResult
 from gateway.settings import Settings
+
+# How fast the measured drain rate forgets: long enough to ride out one odd call, short enough to follow
+# a Triton that slowed down (another replica's load, a GPU throttling) within a few seconds.
+DRAIN_RATE_HALF_LIFE_S = 5.0
 
 
 @dataclass
@@ -31,7 +37,12 @@ class SentimentService:
 
     def __post_init__(self) -> None:
         self.buckets = effective_buckets(self.settings.length_buckets, self.metadata.max_length)
-        self.coalescer = Coalescer(self.metadata.max_batch_size, self.settings.batch_calls_in_flight, self.triton.infer)
+        self.coalescer = Coalescer(
+            self.metadata.max_batch_size,
+            self.settings.batch_calls_in_flight,
+            self.triton.infer,
+            TokenBudget(self.settings.max_tokens_held, DRAIN_RATE_HALF_LIFE_S),
+        )
 
     async def classify(self, texts: list[str], options: ScoringOptions, route: str) -> list[SentimentResult]:
         """One result per text, in input order; only texts the cache does not know reach Triton."""
@@ -41,7 +52,8 @@ class SentimentService:
             outputs = await self.cache.get_many(keys)
         misses = [index for index, output in enumerate(outputs) if output is None]
         if misses:
-            computed = await self._run_model([texts[i] for i in misses], options.long_text == "windows")
+            field = "text" if route == "/v1/sentiment" else "texts"
+            computed = await self._run_model(texts, misses, options.long_text == "windows", field)
             for index, output in zip(misses, computed, strict=True):
                 outputs[index] = output
             if self.cache:
@@ -77,14 +89,39 @@ class SentimentService:
         await self.coalescer.close()
         await self.triton.close()
 
-    async def _run_model(self, texts: list[str], score_windows: bool) -> list[ModelOutput]:
+    def check_cost(self, batches: list[BucketBatch], positions: list[int], field: str) -> None:
+        """The per-request limits on work, known once tokenized: windows per text, padded tokens per request.
+
+        ``positions`` are the texts' places in the request, so the error names the one the client sent.
+        """
+        limit = self.settings.max_windows_per_text
+        for position, rows in zip(positions, text_rows(batches, len(positions)), strict=True):
+            if rows > limit:
+                raise InvalidInput(
+                    f"the text needs {rows} windows of {self.metadata.max_length} tokens; the limit is "
+                    f"{limit} (GATEWAY_MAX_WINDOWS_PER_TEXT). Split it, or score its beginning (long_text=truncate)",
+                    field=field if field == "text" else f"texts[{position}]",
+                )
+        tokens = sum(batch.input_ids.size for batch in batches)
+        if tokens > self.settings.max_tokens_per_request:
+            raise PayloadTooLarge(
+                f"the request needs {tokens} padded tokens; the limit is {self.settings.max_tokens_per_request} "
+                "(GATEWAY_MAX_TOKENS_PER_REQUEST). Split it into smaller requests",
+                field=field,
+            )
+
+    async def _run_model(
+        self, request_texts: list[str], positions: list[int], score_windows: bool, field: str
+    ) -> list[ModelOutput]:
         # One deadline covers all of a request's Triton calls, counted from when the work starts.
         deadline = asyncio.get_running_loop().time() + self.settings.triton_timeout_s
+        texts = [request_texts[position] for position in positions]
         with metrics.TOKENIZE_SECONDS.time():
             encoded = self.encoder.encode(texts)
             batches = plan_batches(
                 encoded, score_windows, self.buckets, self.metadata.pad_token_id, self.metadata.max_batch_size
             )
+        self.check_cost(batches, positions, field)
         row_logits = await self.coalescer.infer(batches, deadline)
         logits = combine_windows(
             np.concatenate(row_logits),
@@ -106,3 +143,8 @@ class SentimentService:
                 )
             )
         return outputs
+
+
+def text_rows(batches: list[BucketBatch], texts: int) -> list[int]:
+    """Rows each text has in ``batches``: its scored windows (one when truncated, whatever its length)."""
+    return np.bincount(np.concatenate([batch.owners for batch in batches]), minlength=texts).tolist()

@@ -34,9 +34,15 @@ from tritonclient.grpc import model_config_pb2
 
 from gateway.errors import InferenceFailed, InferenceTimeout
 from gateway.pipeline.batching import Coalescer, Pending, take_batch
+from gateway.pipeline.budget import TokenBudget
 from gateway.pipeline.tokenization import BucketBatch, pad_to_bucket
 
 PURE = settings(max_examples=200, deadline=None, database=None)
+
+
+def roomy() -> TokenBudget:
+    """A budget these tests never reach: what they are about is the order of calls."""
+    return TokenBudget(max_tokens=10**9, half_life_s=5.0)
 
 
 def rows_batch(*first_tokens: int, bucket: int = 8) -> BucketBatch:
@@ -132,7 +138,7 @@ async def answer(task: asyncio.Task) -> list[int]:
 
 async def test_an_idle_worker_sends_at_once_and_rows_gather_while_its_call_is_in_flight() -> None:
     model = ScriptedModel()
-    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model)
+    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model, budget=roomy())
     first = request(coalescer, 1)
     await settle()
     assert model.calls == [[1]], "an idle worker must not wait for company"
@@ -149,14 +155,16 @@ async def test_an_idle_worker_sends_at_once_and_rows_gather_while_its_call_is_in
     assert await answer(second) == [2, 3] and await answer(third) == [4]
 
 
-async def test_a_full_batch_goes_without_waiting_for_a_free_call() -> None:
+async def test_a_full_batch_waits_for_a_free_call_like_any_other() -> None:
     model = ScriptedModel()
-    coalescer = Coalescer(max_rows=3, calls_in_flight=1, run_batch=model)
+    coalescer = Coalescer(max_rows=3, calls_in_flight=1, run_batch=model, budget=roomy())
     tasks = [request(coalescer, token) for token in (1, 2, 3, 4, 5)]
     await settle()
-    assert model.calls == [[1], [2, 3, 4]], "three rows waiting fill a batch: sent at once"
-    for call in range(2):
-        model.finish(call)
+    assert model.calls == [[1]], "three rows waiting fill a batch, which still waits: the slots bound Triton's queue"
+    model.finish(0)
+    await settle()
+    assert model.calls == [[1], [2, 3, 4]]
+    model.finish(1)
     await settle()
     assert model.calls[-1] == [5]
     model.finish(2)
@@ -165,7 +173,7 @@ async def test_a_full_batch_goes_without_waiting_for_a_free_call() -> None:
 
 async def test_buckets_take_turns_oldest_waiting_first() -> None:
     model = ScriptedModel()
-    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model)
+    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model, budget=roomy())
     tasks = [request(coalescer, 1, bucket=8)]
     await settle()
     tasks += [request(coalescer, 2, bucket=16), request(coalescer, 3, bucket=8), request(coalescer, 4, bucket=16)]
@@ -182,7 +190,7 @@ async def test_buckets_take_turns_oldest_waiting_first() -> None:
 
 async def test_more_calls_in_flight_send_other_buckets_at_once() -> None:
     model = ScriptedModel()
-    coalescer = Coalescer(max_rows=8, calls_in_flight=2, run_batch=model)
+    coalescer = Coalescer(max_rows=8, calls_in_flight=2, run_batch=model, budget=roomy())
     tasks = [request(coalescer, 1, bucket=8), request(coalescer, 2, bucket=16), request(coalescer, 3, bucket=8)]
     await settle()
     assert model.calls == [[1], [2]]
@@ -196,7 +204,7 @@ async def test_more_calls_in_flight_send_other_buckets_at_once() -> None:
 
 async def test_a_failed_call_fails_only_its_own_requests() -> None:
     model = ScriptedModel()
-    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model)
+    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model, budget=roomy())
     first = request(coalescer, 1)
     await settle()
     in_failing_call = [request(coalescer, 2), request(coalescer, 3)]
@@ -217,7 +225,7 @@ async def test_a_failed_call_fails_only_its_own_requests() -> None:
 
 async def test_callers_that_left_are_dropped_before_they_cost_compute() -> None:
     model = ScriptedModel()
-    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model)
+    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model, budget=roomy())
     first = request(coalescer, 1)
     gone, expiring, staying = request(coalescer, 2), request(coalescer, 3, deadline_s=0.01), request(coalescer, 4)
     await settle()
@@ -237,7 +245,7 @@ async def test_callers_that_left_are_dropped_before_they_cost_compute() -> None:
 
 async def test_one_request_over_several_buckets_gets_each_batch_back_in_order() -> None:
     model = ScriptedModel()
-    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model)
+    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model, budget=roomy())
     deadline = asyncio.get_running_loop().time() + 10
     task = asyncio.create_task(
         coalescer.infer([rows_batch(5, 6, bucket=16), rows_batch(7, bucket=8), rows_batch(8, bucket=16)], deadline)

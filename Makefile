@@ -96,28 +96,13 @@ export: setup ## Export MODEL to ONNX into the model repository (FORCE=1 to over
 	$(EXPORT) $(if $(FORCE),--force)
 
 triton: setup model ## Start the local tritonserver (CPU; TRITON_CONFIG=cpu-strict to batch like a GPU)
-	@if [ -f $(RUN_DIR)/triton.pid ] && kill -0 "$$(cat $(RUN_DIR)/triton.pid)" 2>/dev/null; then \
-		echo "Triton already running (pid $$(cat $(RUN_DIR)/triton.pid)); to serve another MODEL: make stop, then make run"; \
-	else \
-		rm -f $(RUN_DIR)/triton.pid; \
-		$(BIN)/python -m localtriton --work-dir $(RUN_DIR) start --repository $(REPOSITORY) \
-			--http-port $(TRITON_HTTP_PORT) --grpc-port $(TRITON_GRPC_PORT) --metrics-port $(TRITON_METRICS_PORT) \
-			--model-config-name $(TRITON_CONFIG); \
-	fi
+	@$(BIN)/python -m localtriton --work-dir $(RUN_DIR) triton --repository $(REPOSITORY) \
+		--http-port $(TRITON_HTTP_PORT) --grpc-port $(TRITON_GRPC_PORT) --metrics-port $(TRITON_METRICS_PORT) \
+		--model-config-name $(TRITON_CONFIG)
 
 gateway: setup ## Start the gateway (GATEWAY_WORKERS uvicorn workers) and wait until /readyz is 200
-	@mkdir -p $(RUN_DIR)
-	@if [ -f $(RUN_DIR)/gateway.pid ] && kill -0 "$$(cat $(RUN_DIR)/gateway.pid)" 2>/dev/null; then \
-		echo "Gateway already running (pid $$(cat $(RUN_DIR)/gateway.pid))"; \
-	else \
-		GATEWAY_TRITON_URL=127.0.0.1:$(TRITON_HTTP_PORT) GATEWAY_MODEL_NAME=$(NAME) \
-		GATEWAY_MODEL_REPOSITORY=$(REPOSITORY) GATEWAY_PORT=$(GATEWAY_PORT) GATEWAY_WORKERS=$(GATEWAY_WORKERS) \
-			nohup $(BIN)/python -m gateway > $(RUN_DIR)/gateway.log 2>&1 & echo $$! > $(RUN_DIR)/gateway.pid; \
-	fi
-	@curl -sf --retry 60 --retry-delay 1 --retry-all-errors -o /dev/null $(GATEWAY_URL)/readyz \
-		|| { echo "Gateway not ready at $(GATEWAY_URL)/readyz; end of $(RUN_DIR)/gateway.log:"; \
-		     tail -n 20 $(RUN_DIR)/gateway.log; exit 1; }
-	@echo "Gateway ready on $(GATEWAY_URL) (pid $$(cat $(RUN_DIR)/gateway.pid), log $(RUN_DIR)/gateway.log)"
+	@$(BIN)/python -m localtriton --work-dir $(RUN_DIR) gateway --triton-url 127.0.0.1:$(TRITON_HTTP_PORT) \
+		--repository $(REPOSITORY) --model-name $(NAME) --port $(GATEWAY_PORT) --workers $(GATEWAY_WORKERS)
 
 run: triton gateway ## Export MODEL unless already exported, start Triton and the gateway, print a curl example
 	@echo
@@ -129,10 +114,6 @@ run: triton gateway ## Export MODEL unless already exported, start Triton and th
 	@echo "API docs: $(GATEWAY_URL)/docs    Stop: make stop"
 
 stop: ## Stop the gateway and Triton
-	@if [ -f $(RUN_DIR)/gateway.pid ]; then \
-		kill "$$(cat $(RUN_DIR)/gateway.pid)" 2>/dev/null && echo "Gateway stopped" || true; \
-		rm -f $(RUN_DIR)/gateway.pid; \
-	fi
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m localtriton --work-dir $(RUN_DIR) stop; fi
 
 deploy: $(DEPLOY_VENV)/.installed $(CHECKOV_VENV)/.installed ## Build, push and roll out to EKS (DRY_RUN=1 to only render and print)

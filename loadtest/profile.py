@@ -94,7 +94,7 @@ def profile_gateway(
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
             )
-            sample = asyncio.run(measure(gateway.base_url + "/v1/sentiment", texts, labels, settings, gateway.pid))
+            sample = asyncio.run(measure(gateway.url + "/v1/sentiment", texts, labels, settings, gateway.pid))
             sampler.wait(timeout=60)
         finally:
             gateway.stop()

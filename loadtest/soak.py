@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             gateway = start_gateway(
                 f"127.0.0.1:{triton.options.http_port}", args.repository, args.model, args.workers, work_dir
             )
-            url, pid = gateway.base_url, gateway.pid
+            url, pid = gateway.url, gateway.pid
         report = asyncio.run(soak(args, url, pid))
     finally:
         if gateway is not None:

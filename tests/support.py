@@ -3,17 +3,16 @@
 import dataclasses
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from localtriton.server import TritonServer, free_port, start_on_free_ports
+import localtriton.gateway
+from localtriton.process import ServerProcess, free_port
+from localtriton.server import TritonServer, start_on_free_ports
 from prometheus_client.parser import text_string_to_metric_families
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,66 +37,20 @@ STRICT_CONFIG = "cpu-strict"
 start_triton = start_on_free_ports
 
 
-@dataclass
-class GatewayProcess:
-    """A real ``python -m gateway`` process on a free port."""
-
-    process: subprocess.Popen
-    port: int
-    log_file: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_file.read_text(errors="replace")
-
-    def stop(self, timeout_s: float = 20) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-
-def _answers(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except (urllib.error.URLError, OSError):
-        return None
+# A real ``python -m gateway`` process on a free port, started by the harness ``make gateway`` uses.
+GatewayProcess = ServerProcess
 
 
 def start_gateway(
     settings: dict[str, str], log_file: Path, wait_for: str = "/readyz", timeout_s: float = 60
 ) -> GatewayProcess:
-    """Start the gateway with ``GATEWAY_*`` settings; return once ``wait_for`` answers 200.
+    """Start a measured gateway with ``GATEWAY_*`` settings; return once ``wait_for`` answers 200.
 
     ``wait_for="/healthz"`` only waits for the process, for tests where Triton is meant to be away.
     """
-    port = free_port()
-    env = {**os.environ, "GATEWAY_PORT": str(port), "GATEWAY_LOG_LEVEL": "info", **settings}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    with log_file.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gateway"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT
-        )
-    gateway = GatewayProcess(process=process, port=port, log_file=log_file)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gateway exited with {process.returncode}:\n{gateway.log()[-3000:]}")
-        if _answers(gateway.url + wait_for) == 200:
-            return gateway
-        time.sleep(0.2)
-    gateway.stop()
-    raise RuntimeError(f"gateway not answering 200 on {wait_for} after {timeout_s} s:\n{gateway.log()[-3000:]}")
+    return localtriton.gateway.start_gateway(
+        settings, log_file, ready_path=wait_for, timeout_s=timeout_s, cwd=REPO_ROOT
+    )
 
 
 @dataclass(frozen=True)
@@ -167,23 +120,21 @@ def start_redis(work_dir: Path) -> RedisProcess:
 def gateway_settings(
     triton_url: str, repository: Path, model: str = TINY_MODEL_NAME, **overrides: str
 ) -> dict[str, str]:
-    """``GATEWAY_*`` variables of a test gateway: one worker, small limits; no keys, quota or cache unless asked.
+    """``GATEWAY_*`` variables of a test gateway: one worker and small limits, over the harness's measured defaults.
 
-    Without a cache every request reaches Triton, which is what most tests are about.
+    Those keep keys, quota and cache off unless a test asks: without a cache every request reaches Triton, which
+    is what most tests are about.
     """
-    return {
-        "GATEWAY_TRITON_URL": triton_url,
-        "GATEWAY_MODEL_REPOSITORY": str(repository),
-        "GATEWAY_MODEL_NAME": model,
-        "GATEWAY_WORKERS": "1",
-        "GATEWAY_MAX_TEXTS_PER_REQUEST": str(MAX_TEXTS),
-        "GATEWAY_MAX_TEXT_CHARS": str(MAX_TEXT_CHARS),
-        "GATEWAY_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
-        "GATEWAY_RATE_LIMIT": "",
-        "GATEWAY_API_KEY_HASHES": "",
-        "GATEWAY_CACHE_SIZE": "0",
+    return localtriton.gateway.gateway_settings(
+        triton_url,
+        repository,
+        model,
+        workers=1,
+        GATEWAY_MAX_TEXTS_PER_REQUEST=str(MAX_TEXTS),
+        GATEWAY_MAX_TEXT_CHARS=str(MAX_TEXT_CHARS),
+        GATEWAY_MAX_BODY_BYTES=str(MAX_BODY_BYTES),
         **overrides,
-    }
+    )
 
 
 def restart(server: TritonServer) -> TritonServer:

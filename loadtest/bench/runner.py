@@ -160,7 +160,7 @@ async def _run_stack(
         triton_url, model.repository, model.name, settings.gateway_workers, settings.work_dir / model.key, cache_size
     )
     try:
-        url, pids = gateway.base_url + "/v1/sentiment", [triton.process.pid, gateway.pid]
+        url, pids = gateway.url + "/v1/sentiment", [triton.process.pid, gateway.pid]
         pool, labels = max(settings.concurrency), model.metadata.labels
         if cache_size:
             stream = repeated_stream(texts, settings.cache_repeat_rate, STREAM_LENGTH)
@@ -231,7 +231,7 @@ async def _run_baseline(model: BenchModel, texts: list[str], settings: BenchSett
     try:
         system = JsonHttpSystem(
             "baseline",
-            baseline.base_url + "/v1/sentiment",
+            baseline.url + "/v1/sentiment",
             texts,
             model.metadata.labels,
             max(settings.concurrency),

@@ -44,7 +44,7 @@ def test_harness_measures_every_system_against_real_servers(triton, tmp_path: Pa
             (TritonDirect(triton.http_url, version_dir, TEXTS, 4, triton.server.process.pid), batching),
             (
                 JsonHttpSystem(
-                    "stack", gateway.base_url + "/v1/sentiment", TEXTS, ["NEGATIVE", "POSITIVE"], 4, [gateway.pid]
+                    "stack", gateway.url + "/v1/sentiment", TEXTS, ["NEGATIVE", "POSITIVE"], 4, [gateway.pid]
                 ),
                 Probes(gateway_pids=(gateway.pid,), triton=triton.server, model_name=TINY_MODEL_NAME),
             ),

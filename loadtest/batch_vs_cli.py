@@ -1,15 +1,15 @@
 """The CLI's throughput next to the load generator's on ``POST /v1/sentiment/batch``, back to back.
 
-    .venv/bin/python client/benchmarks/batch_vs_cli.py --rows 20000 --batch-size 64 --concurrency 4
+    .venv/bin/python -m loadtest.batch_vs_cli --rows 20000 --batch-size 64 --concurrency 4
 
-Starts Triton and one gateway (free ports of 127.0.0.1, quota and answer cache off, as ``make bench``) on
-an export of ``--model``, then alternates: the benchmark's closed-loop load generator sending pre-encoded
-batch bodies of ``--batch-size`` texts at ``--concurrency``; and ``sentiment-client score`` on the same
-rows with the same batch size and concurrency, as a subprocess, timed by its own summary. Each phase
-records the CPU that other work on the machine took meanwhile (busy time from /proc/stat less the servers',
-the generator's or the CLI's own), as ``make bench`` does: on a shared machine it says which figures to
-trust. The ratio is the CLI's texts/s over the generator's. Not part of the package: it needs the
-repository's ``loadtest`` and ``localtriton``.
+Starts Triton and one gateway through the local-server harness (free ports of 127.0.0.1, quota and answer
+cache off, as ``make bench``) on an export of ``--model``, then alternates: the benchmark's closed-loop load
+generator sending pre-encoded batch bodies of ``--batch-size`` texts at ``--concurrency``; and
+``sentiment-client score`` on the same rows with the same batch size and concurrency, as a subprocess, timed
+by its own summary. Each phase records the CPU that other work on the machine took meanwhile (busy time from
+/proc/stat less the servers', the generator's or the CLI's own), as ``make bench`` does: on a shared machine
+it says which figures to trust. The ratio is the CLI's texts/s over the generator's. It lives here, not in
+``client/``: the client package knows nothing of the servers, and this needs the load generator and the harness.
 """
 
 import argparse
@@ -29,11 +29,10 @@ import aiohttp
 from localtriton.server import start_on_free_ports
 
 from loadtest.bench.loadgen import LoadSettings, machine_busy_cpu, run_closed_loop
+from loadtest.bench.models import REPO_ROOT, SHARED_DIR
 from loadtest.bench.servers import start_gateway
 from loadtest.bench.systems import process_tree_cpu
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED = REPO_ROOT.parent / "shared"
 CpuClock = Callable[[], float]
 
 
@@ -111,9 +110,9 @@ def run_cli(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=SHARED / "data" / "sst2" / "train.tsv")
+    parser.add_argument("--data", type=Path, default=SHARED_DIR / "data" / "sst2" / "train.tsv")
     parser.add_argument("--rows", type=int, help="first N sentences (default: all)")
-    parser.add_argument("--model", type=Path, default=SHARED / "models" / "sentiment-distilbert-sst2-minilm")
+    parser.add_argument("--model", type=Path, default=SHARED_DIR / "models" / "sentiment-distilbert-sst2-minilm")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
@@ -187,7 +186,7 @@ def main() -> None:
         )
         try:
             server_cpu = process_tree_cpu([triton.process.pid, gateway.pid])
-            report = compare(arguments, gateway.base_url, texts, data, server_cpu)
+            report = compare(arguments, gateway.url, texts, data, server_cpu)
         finally:
             gateway.stop()
     finally:

@@ -148,11 +148,14 @@ render() {
         "$CHECKOV" -f "$MANIFESTS" --framework kubernetes --compact --quiet --skip-download | sed 's/^/    /' \
             || die "checkov reported failed checks"
     fi
-    local triton
-    triton="$(release_py image "$MANIFESTS" triton)"
-    if [[ "$triton" != *@sha256:* ]]; then
-        is_dry_run || die "Triton's image $triton is not pinned by digest (deploy/eks/base/kustomization.yaml)"
-        info "warning: Triton's image $triton is not pinned by digest; a real run refuses it"
+    IN_CLUSTER_REDIS="$(release_py has "$MANIFESTS" redis)"
+    # A real run pins every image by digest. The stock NGC Triton and Redis images need theirs filled in
+    # (deploy/eks/base/kustomization.yaml, components/redis/redis.yaml); the gateway's comes from its push.
+    local unpinned
+    unpinned="$(release_py unpinned "$MANIFESTS")"
+    if [[ -n "$unpinned" ]]; then
+        is_dry_run || die "images not pinned by digest: ${unpinned//$'\n'/, }"
+        info "warning: not pinned by digest, which a real run refuses: ${unpinned//$'\n'/, }"
     fi
 }
 
@@ -165,9 +168,25 @@ publish_model() {
         --exclude "*" --include config.pbtxt --include labels.txt --include "1/model.onnx*"
 }
 
+# The in-cluster Redis's password: generated once, kept across releases (a new one would restart Redis and the
+# gateways for nothing), outside the ApplySet so no prune removes it; the namespace's deletion does.
+ensure_redis_password() {
+    [[ "$IN_CLUSTER_REDIS" == yes ]] || return 0
+    if ! is_dry_run && kubectl_cmd -n "$NAMESPACE" get secret redis-auth >/dev/null 2>&1; then
+        info "Secret redis-auth exists; the in-cluster Redis keeps its password"
+        return
+    fi
+    local password_file
+    password_file="$(mktemp)" # mode 0600
+    "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32), end="")' >"$password_file"
+    run_kubectl -n "$NAMESPACE" create secret generic redis-auth --from-file=password="$password_file"
+    rm -f "$password_file"
+}
+
 apply_and_wait() {
     step "Apply $OVERLAY as the ApplySet $APPLYSET"
     run_kubectl apply --server-side --field-manager=sentiment-deploy -f "$RENDER_DIR/namespace.yaml"
+    ensure_redis_password
     # The ApplySet records what it applied (kinds and names) and prunes whatever an earlier release applied
     # and this one does not: a switched autoscaler, exposure or Redis leaves nothing behind.
     KUBECTL_APPLYSET=true run_kubectl apply --server-side --field-manager=sentiment-deploy --force-conflicts \

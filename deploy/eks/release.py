@@ -8,7 +8,8 @@ and is tested without AWS (tests/deploy).
   release.py check-model TAG        fail unless the model repository is the model TAG names
   release.py kustomization DIR      write DIR/kustomization.yaml (overlay + components + DIR/release)
   release.py split MANIFESTS DIR    DIR/namespace.yaml (applied first) and DIR/objects.yaml (the ApplySet)
-  release.py image MANIFESTS NAME   the image of Deployment NAME in the rendered manifests
+  release.py unpinned MANIFESTS     the Deployments' images that no digest pins, one a line
+  release.py has MANIFESTS NAME     yes or no: the rendered manifests hold Deployment NAME
 
 Every setting is declared once, in SETTINGS: its default, what it accepts and what it means.
 """
@@ -256,7 +257,11 @@ def release_component(settings: dict[str, str]) -> dict:
     if settings["API_KEY_HASHES"]:
         # Its name carries a hash of the digests, so rotating keys rolls the gateway.
         secrets.append(
-            {"name": "gateway-api-keys", "literals": [f"api-key-hashes={settings['API_KEY_HASHES']}"]},
+            {
+                "name": "gateway-api-keys",
+                "namespace": NAMESPACE,
+                "literals": [f"api-key-hashes={settings['API_KEY_HASHES']}"],
+            },
         )
     else:
         # No keys (staging, or production with INSECURE=1): the gateway starts without the Secret.
@@ -277,14 +282,23 @@ def release_component(settings: dict[str, str]) -> dict:
         )
     if settings["REDIS_URL"]:
         # ElastiCache: the URL carries its AUTH token, so it lives in a Secret, never in the ConfigMap.
-        secrets.append({"name": "gateway-redis", "literals": [f"url={settings['REDIS_URL']}"]})
-        redis_url = {"name": "REDIS_URL", "valueFrom": {"secretKeyRef": {"name": "gateway-redis", "key": "url"}}}
-        patches.append(
-            json_patch(
-                {"group": "apps", "kind": "Deployment", "name": "gateway"},
-                {"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": redis_url},
-            )
-        )
+        secrets.append({"name": "gateway-redis", "namespace": NAMESPACE, "literals": [f"url={settings['REDIS_URL']}"]})
+        # A strategic merge by env name: it replaces the in-cluster Redis's REDIS_URL and drops its password.
+        gateway_env = [
+            {
+                "name": "REDIS_URL",
+                "value": None,
+                "valueFrom": {"secretKeyRef": {"name": "gateway-redis", "key": "url"}},
+            },
+            {"name": "REDIS_PASSWORD", "$patch": "delete"},
+        ]
+        gateway_patch = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "gateway", "namespace": NAMESPACE},
+            "spec": {"template": {"spec": {"containers": [{"name": "gateway", "env": gateway_env}]}}},
+        }
+        patches.append({"patch": yaml.safe_dump(gateway_patch, sort_keys=False)})
         if overlay_has_in_cluster_redis(overlay):
             patches.extend(
                 {"patch": yaml.safe_dump({"$patch": "delete", "apiVersion": api, "kind": kind, "metadata": meta})}
@@ -358,11 +372,14 @@ def split(manifests: Path, out: Path) -> None:
     )
 
 
-def deployment_image(manifests: Path, name: str) -> str:
-    for document in yaml.safe_load_all(manifests.read_text()):
-        if document and document["kind"] == "Deployment" and document["metadata"]["name"] == name:
-            return document["spec"]["template"]["spec"]["containers"][0]["image"]
-    raise SettingsError(f"no Deployment {name} in {manifests}")
+def deployments(manifests: Path) -> list[dict]:
+    return [d for d in yaml.safe_load_all(manifests.read_text()) if d and d["kind"] == "Deployment"]
+
+
+def unpinned_images(manifests: Path) -> list[str]:
+    """A tag can be moved; a digest cannot. Each image once."""
+    images = (c["image"] for d in deployments(manifests) for c in d["spec"]["template"]["spec"]["containers"])
+    return sorted({image for image in images if not re.search(rf"@{DIGEST}$", image)})
 
 
 def main(argv: list[str]) -> int:
@@ -375,9 +392,10 @@ def main(argv: list[str]) -> int:
     split_parser = commands.add_parser("split")
     split_parser.add_argument("manifests", type=Path)
     split_parser.add_argument("out", type=Path)
-    image_parser = commands.add_parser("image")
-    image_parser.add_argument("manifests", type=Path)
-    image_parser.add_argument("deployment")
+    commands.add_parser("unpinned").add_argument("manifests", type=Path)
+    has_parser = commands.add_parser("has")
+    has_parser.add_argument("manifests", type=Path)
+    has_parser.add_argument("deployment")
     args = parser.parse_args(argv)
     try:
         if args.command == "settings":
@@ -394,8 +412,10 @@ def main(argv: list[str]) -> int:
             write_kustomization(read_settings(dict(os.environ), "deploy"), args.work)
         elif args.command == "split":
             split(args.manifests, args.out)
+        elif args.command == "has":
+            print("yes" if any(d["metadata"]["name"] == args.deployment for d in deployments(args.manifests)) else "no")
         else:
-            print(deployment_image(args.manifests, args.deployment))
+            print("\n".join(unpinned_images(args.manifests)))
     except (SettingsError, subprocess.CalledProcessError) as error:
         print(f"release.py {args.command}: {error}", file=sys.stderr)
         return 1

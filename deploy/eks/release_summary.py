@@ -65,21 +65,26 @@ def exposure(release: Release) -> tuple[list[str], dict[str, str]]:
 
 def callers(release: Release, attributes: dict[str, str]) -> list[str]:
     config = release.configmap("gateway-config")
-    (keys,) = [e for e in release.container("gateway").get("env", []) if e["name"] == "GATEWAY_API_KEY_HASHES"]
+    env = {e["name"]: e for e in release.container("gateway").get("env", [])}
+    keys = env["GATEWAY_API_KEY_HASHES"]
     reference = keys["valueFrom"]["secretKeyRef"]
     key_line = (
         f"API keys: optional (Secret {reference['name']}, if present)"
         if reference.get("optional")
         else f"API keys: required (Secret {reference['name']})"
     )
-    redis_url = config.get("REDIS_URL")
+    redis_url = env.get("REDIS_URL")
     per = "per API key (per caller address without keys)"
     if not redis_url:
         quota = f"quota: {per}, counted by each gateway worker alone (no REDIS_URL)"
     elif release.find("Deployment", "redis") is not None:
-        quota = f"quota: {per}, shared through the in-cluster Redis ({redis_url}; only gateways may connect)"
+        quota = (
+            f"quota: {per}, shared through the in-cluster Redis ({redis_url['value']}; only gateways may connect,"
+            " with the password in Secret redis-auth)"
+        )
     else:
-        quota = f"quota: {per}, shared through the external Redis in REDIS_URL"
+        secret = redis_url["valueFrom"]["secretKeyRef"]["name"]
+        quota = f"quota: {per}, shared through the external Redis in REDIS_URL (Secret {secret})"
     if release.find("Ingress", "gateway") is not None:
         address = "the ALB's X-Forwarded-For"
     elif attributes.get("preserve_client_ip.enabled") == "true":

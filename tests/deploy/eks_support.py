@@ -13,6 +13,7 @@ Tools come from the environment so the Makefile can point at its venvs:
 
 import hashlib
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -38,44 +39,13 @@ MODEL_S3_URI = "s3://sentiment-models-test/releases"
 TRITON_S3_ROLE_ARN = f"arn:aws:iam::{AWS_ACCOUNT_ID}:role/sentiment-triton-model-read"
 TLS_CERT_ARN = f"arn:aws:acm:{AWS_REGION}:{AWS_ACCOUNT_ID}:certificate/1f2e3d4c-5b6a-4789-9abc-def012345678"
 API_KEY_HASHES = ",".join(hashlib.sha256(key.encode()).hexdigest() for key in ("test-key-one", "test-key-two"))
-ELASTICACHE_URL = "rediss://master.sentiment-quota.abc123.euw1.cache.amazonaws.com:6379/0"
+ELASTICACHE_URL = "rediss://default:test-auth-token@master.sentiment-quota.abc123.euw1.cache.amazonaws.com:6379/0"
 VPC_CIDR = "10.42.0.0/16,100.64.0.0/16"
 SOURCE_RANGES = "203.0.113.0/24,198.51.100.0/24"
 
-# deploy.sh reads these; the tests set each one they rely on and never inherit the caller's.
-DEPLOY_SETTINGS = (
-    "DRY_RUN",
-    "INSECURE",
-    "TLS_CERT_ARN",
-    "API_KEY_HASHES",
-    "REDIS_URL",
-    "VPC_CIDR",
-    "SOURCE_RANGES",
-    "EKS_CLUSTER",
-    "DELETE_RELEASES",
-    "OVERLAY",
-    "MODEL_SOURCE",
-    "EXPOSURE",
-    "TRITON_AUTOSCALER",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ACCOUNT_ID",
-    "GATEWAY_ECR_REPO",
-    "TRITON_ECR_REPO",
-    "IMAGE_TAG",
-    "MODEL_S3_URI",
-    "TRITON_S3_ROLE_ARN",
-    "MODEL_REPOSITORY",
-    "MODEL_VERSION",
-    "KUBECTL",
-    "KUBE_CONTEXT",
-    "PYTHON",
-    "K8S_VERSION",
-    "CHECKOV",
-    "RUN_CHECKOV",
-    "RENDER_DIR",
-    "ROLLOUT_TIMEOUT",
-)
+# deploy.sh reads release.py's settings and these tools; the tests set each one they rely on and never inherit
+# the caller's.
+DEPLOY_TOOLS = ("AWS_DEFAULT_REGION", "KUBECTL", "PYTHON", "K8S_VERSION", "CHECKOV", "RUN_CHECKOV", "RENDER_DIR")
 
 # A stand-in for aws, docker or kubectl: it logs its arguments, then answers by the first rule whose shell
 # pattern matches them ("pattern|exit status|output", output with \n escapes), or fails with 97. The fake
@@ -96,13 +66,21 @@ exit 97
 """
 
 
-def load_validator() -> ModuleType:
-    """deploy/eks/validate_manifests.py, a script rather than a package, imported by path."""
-    spec = importlib.util.spec_from_file_location("validate_manifests", EKS_DIR / "validate_manifests.py")
+def load_script(name: str) -> ModuleType:
+    """deploy/eks/<name>.py, a script rather than a package, imported by path."""
+    spec = importlib.util.spec_from_file_location(name, EKS_DIR / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def load_validator() -> ModuleType:
+    return load_script("validate_manifests")
+
+
+release = load_script("release")
+DEPLOY_SETTINGS = {s.name for s in release.SETTINGS} | set(DEPLOY_TOOLS)
 
 
 @dataclass(frozen=True)
@@ -112,7 +90,6 @@ class Variant:
     name: str
     overlay: str
     via_deploy_script: bool = False
-    model_source: str = "image"
     exposure: str = "nlb"
     triton_autoscaler: str = "keda"
     secure: bool = False  # TLS_CERT_ARN, API_KEY_HASHES and SOURCE_RANGES given
@@ -121,7 +98,6 @@ class Variant:
     def deploy_env(self) -> dict[str, str]:
         env = {
             "OVERLAY": self.overlay,
-            "MODEL_SOURCE": self.model_source,
             "EXPOSURE": self.exposure,
             "TRITON_AUTOSCALER": self.triton_autoscaler,
             "VPC_CIDR": VPC_CIDR,
@@ -138,10 +114,9 @@ VARIANTS = (
     Variant("deploy-staging", "staging", via_deploy_script=True),
     Variant("deploy-production-nlb", "production", via_deploy_script=True, secure=True),
     Variant(
-        "deploy-production-s3-alb-adapter-elasticache",
+        "deploy-production-alb-adapter-elasticache",
         "production",
         via_deploy_script=True,
-        model_source="s3",
         exposure="alb",
         triton_autoscaler="prometheus-adapter",
         secure=True,
@@ -205,6 +180,59 @@ def fake_tools_dir(directory: Path, log: Path, rules: Rules) -> Path:
         tool.write_text(FAKE_TOOL.format(log=log, rules=rules_file, delegate=delegate))
         tool.chmod(0o755)
     return directory
+
+
+def items(*objects: dict) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}).replace("\\", "\\\\")
+
+
+def workload(name: str, image: str, args: list[str] | None = None, ready: int = 1) -> dict:
+    container = {"name": name, "image": image, "args": args or []}
+    spec = {"template": {"spec": {"containers": [container]}}}
+    return {"metadata": {"name": name}, "spec": spec, "status": {"readyReplicas": ready}}
+
+
+def apiservice(name: str, available: bool = True) -> dict:
+    condition = {"type": "Available", "status": "True" if available else "False"}
+    return {"metadata": {"name": name}, "status": {"conditions": [condition]}}
+
+
+ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC123"
+# What kubectl get answers on a cluster with every add-on the release needs.
+COMPLETE = {
+    "daemonsets --all-namespaces": items(workload("nvidia-device-plugin", "nvcr.io/nvidia/k8s-device-plugin:v0.17.0")),
+    "daemonsets --namespace kube-system": items(
+        workload("aws-node", "amazon-k8s-cni:v1.19", ["--enable-network-policy=true"])
+    ),
+    "deployments": items(workload("aws-load-balancer-controller", "eks/aws-load-balancer-controller:v2.11.0")),
+    "apiservices": items(apiservice("v1beta1.metrics.k8s.io"), apiservice("v1beta1.external.metrics.k8s.io")),
+    "customresourcedefinitions": items({"metadata": {"name": "servicemonitors.monitoring.coreos.com"}}),
+    "nodes": items(),
+}
+
+
+def project_kubectl_minor() -> str:
+    """The client minor version of the kubectl the deploy-check extra installs."""
+    result = subprocess.run(
+        [str(KUBECTL), "version", "--client", "-o", "json"], capture_output=True, text=True, timeout=30, check=True
+    )
+    return json.loads(result.stdout)["clientVersion"]["minor"]
+
+
+def cluster_rules(answers: dict[str, str] | None = None, server_minor: str = "35") -> Rules:
+    """Fake kubectl and aws answers for preflight.py: a cluster with `answers` (default: COMPLETE), running
+    Kubernetes 1.<server_minor>, seen by the project's own kubectl version, IRSA registered."""
+    version = json.dumps(
+        {"clientVersion": {"minor": project_kubectl_minor()}, "serverVersion": {"minor": f"{server_minor}+"}}
+    )
+    kubectl = [("*version -o json*", 0, version)]
+    kubectl += [(f"*get {k}*", 0, v) for k, v in (answers or COMPLETE).items()]
+    providers = {"OpenIDConnectProviderList": [{"Arn": f"arn:aws:iam::1:oidc-provider/{ISSUER[8:]}"}]}
+    aws = [
+        ("eks describe-cluster*", 0, json.dumps({"cluster": {"identity": {"oidc": {"issuer": ISSUER}}}})),
+        ("iam list-open-id-connect-providers*", 0, json.dumps(providers)),
+    ]
+    return {"kubectl": kubectl, "aws": aws}
 
 
 def fake_model_repository(root: Path, onnx: bytes = b"onnx-weights") -> Path:

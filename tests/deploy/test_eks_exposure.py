@@ -46,8 +46,8 @@ def test_the_gateway_sees_the_callers_address(rendered: Rendered) -> None:
     config = rendered.configmap("gateway-config")["data"]
     trusted = config["GATEWAY_FORWARDED_ALLOW_IPS"]
     assert "*" not in trusted, "trusting everyone lets any caller choose its address"
-    if rendered.variant.via_deploy_script:
-        assert trusted == VPC_CIDR
+    # Only the ALB adds X-Forwarded-For; behind the NLB (client IP preservation) no proxy does.
+    assert trusted == (VPC_CIDR if rendered.variant.exposure == "alb" else "127.0.0.1")
     if rendered.variant.exposure == "nlb":
         # NLB IP targets see the NLB's address unless client IP preservation is on.
         assert target_group_attributes(rendered)["preserve_client_ip.enabled"] == "true"
@@ -79,20 +79,27 @@ def test_tls_and_source_ranges_where_asked_for(rendered: Rendered) -> None:
         assert annotations[f"{ALB}inbound-cidrs"] == SOURCE_RANGES
 
 
+def gateway_env(rendered: Rendered) -> dict[str, dict]:
+    return {e["name"]: e for e in gateway_container(rendered)["env"]}
+
+
+def secret_value(rendered: Rendered, reference: dict) -> str:
+    secret = rendered.get("Secret", reference["name"])
+    return base64.b64decode(secret["data"][reference["key"]]).decode()
+
+
 def test_api_keys_come_from_a_secret_and_production_requires_them(rendered: Rendered) -> None:
-    (env,) = gateway_container(rendered)["env"]
-    assert env["name"] == "GATEWAY_API_KEY_HASHES"
-    reference = env["valueFrom"]["secretKeyRef"]
+    reference = gateway_env(rendered)["GATEWAY_API_KEY_HASHES"]["valueFrom"]["secretKeyRef"]
     variant = rendered.variant
     required = variant.overlay == "production" and (variant.secure or not variant.via_deploy_script)
     assert reference["optional"] is (not required)
-    secrets = rendered.of_kind("Secret")
+    secrets = [s for s in rendered.of_kind("Secret") if s["metadata"]["name"].startswith("gateway-api-keys")]
     if variant.secure:
         (secret,) = secrets
         # Generated with a content hash in its name: rotating the keys rolls the gateway pods.
         assert secret["metadata"]["name"].startswith("gateway-api-keys-")
         assert reference["name"] == secret["metadata"]["name"]
-        assert base64.b64decode(secret["data"][reference["key"]]).decode() == API_KEY_HASHES
+        assert secret_value(rendered, reference) == API_KEY_HASHES
     else:
         assert not secrets
         assert reference["name"] == "gateway-api-keys"
@@ -100,20 +107,34 @@ def test_api_keys_come_from_a_secret_and_production_requires_them(rendered: Rend
 
 def test_quotas_are_shared_through_redis_in_production(rendered: Rendered) -> None:
     variant = rendered.variant
-    config = rendered.configmap("gateway-config")["data"]
+    env = gateway_env(rendered)
+    assert "REDIS_URL" not in rendered.configmap("gateway-config")["data"], "a URL with a password: env only"
     redis_objects = [o for o in rendered.objects if o["metadata"]["name"] == "redis"]
     if variant.overlay == "staging":
-        assert "REDIS_URL" not in config
+        assert "REDIS_URL" not in env
         assert not redis_objects
     elif variant.redis_url:
-        assert config["REDIS_URL"] == variant.redis_url, "ElastiCache replaces the in-cluster Redis"
+        # ElastiCache replaces the in-cluster Redis; its URL carries the AUTH token, so it lives in a Secret.
+        assert set(env["REDIS_URL"]) == {"name", "valueFrom"}
+        assert secret_value(rendered, env["REDIS_URL"]["valueFrom"]["secretKeyRef"]) == variant.redis_url
+        assert "REDIS_PASSWORD" not in env
         assert not redis_objects
     else:
-        assert config["REDIS_URL"] == "redis://redis:6379/0"
+        # The in-cluster Redis needs a password, from the Secret deploy.sh generates once (never in a manifest).
+        password = {"secretKeyRef": {"name": "redis-auth", "key": "password"}}
+        assert env["REDIS_PASSWORD"]["valueFrom"] == password
+        assert env["REDIS_URL"]["value"] == "redis://:$(REDIS_PASSWORD)@redis:6379/0"
+        assert list(env).index("REDIS_PASSWORD") < list(env).index("REDIS_URL"), "$(VAR) sees only earlier ones"
+        deployment = rendered.get("Deployment", "redis")
+        (server,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert {e["name"]: e["valueFrom"] for e in server["env"]} == {"REDISCLI_AUTH": password}
+        requirepass = server["args"].index("--requirepass")
+        assert server["args"][requirepass + 1] == "$(REDISCLI_AUTH)"
+        assert "--protected-mode" not in server["args"]
+        assert not [s for s in rendered.of_kind("Secret") if s["metadata"]["name"] == "redis-auth"]
         service = rendered.get("Service", "redis")
         (port,) = service["spec"]["ports"]
         assert port["port"] == 6379
-        deployment = rendered.get("Deployment", "redis")
         assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
         policy = rendered.get("NetworkPolicy", "redis")
         assert policy["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "redis"}

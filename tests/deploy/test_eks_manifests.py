@@ -1,7 +1,6 @@
 """Properties of the rendered EKS manifests that issue 5 asks for, checked on every deploy variant."""
 
 import json
-import os
 import re
 
 import yaml
@@ -12,8 +11,6 @@ from eks_support import (
     REGISTRY,
     TRITON_S3_ROLE_ARN,
     Rendered,
-    kustomize,
-    load_validator,
 )
 
 NAMESPACE = "sentiment"
@@ -22,7 +19,7 @@ GPU_LABEL = "nvidia.com/gpu.present"
 INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 # NVIDIA GPU families that run the onnxruntime backend: T4, A10G, L4, L40S.
 GPU_FAMILIES = {"g4dn", "g5", "g6", "g6e"}
-TRITON_IMAGE = "nvcr.io/nvidia/tritonserver:24.10-py3"
+TRITON_IMAGE = "nvcr.io/nvidia/tritonserver:26.08-py3"
 QUEUE_METRIC = "nv_inference_queue_duration_us"
 SUCCESS_METRIC = "nv_inference_request_success"
 
@@ -73,7 +70,7 @@ def test_recommended_labels(rendered: Rendered) -> None:
         "app.kubernetes.io/instance": f"sentiment-{rendered.variant.overlay}",
     }
     if rendered.variant.via_deploy_script:
-        expected["app.kubernetes.io/version"] = IMAGE_TAG
+        expected |= {"app.kubernetes.io/managed-by": "deploy.sh", "app.kubernetes.io/version": IMAGE_TAG}
     for obj in rendered.objects:
         labels = obj["metadata"].get("labels", {})
         assert expected.items() <= labels.items(), f"{obj['kind']}/{obj['metadata']['name']}: {labels}"
@@ -251,16 +248,20 @@ def test_images_are_pinned(rendered: Rendered) -> None:
         name, _, tag = image.rpartition(":")
         assert name and "/" not in tag, f"{image} has no tag"
         assert tag != "latest"
-    variant = rendered.variant
-    if variant.via_deploy_script:
+    # The stock NGC image, whatever the release (the model comes from S3); the gateway is the release's.
+    assert container(rendered.get("Deployment", "triton"))["image"] == TRITON_IMAGE
+    if rendered.variant.via_deploy_script:
         expected_gateway = f"{REGISTRY}/sentiment-gateway:{IMAGE_TAG}"
-        expected_triton = f"{REGISTRY}/sentiment-triton:{IMAGE_TAG}"
     else:
-        expected_gateway, expected_triton = "sentiment-gateway:0.1.0", "sentiment-triton:0.1.0"
-    if variant.model_source == "s3":
-        expected_triton = TRITON_IMAGE
+        expected_gateway = "sentiment-gateway:0.1.0"
     assert container(rendered.get("Deployment", "gateway"))["image"] == expected_gateway
-    assert container(rendered.get("Deployment", "triton"))["image"] == expected_triton
+
+
+def test_a_cold_gpu_node_fits_in_the_rollout_deadline(rendered: Rendered) -> None:
+    triton = rendered.get("Deployment", "triton")
+    assert triton["spec"]["progressDeadlineSeconds"] >= 1200, "node launch + image pull + model load"
+    gateway_budget = rendered.get("PodDisruptionBudget", "gateway")
+    assert gateway_budget["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow", "a drain with Triton down"
 
 
 def test_rolling_updates_never_drop_below_the_ready_count(rendered: Rendered) -> None:
@@ -294,7 +295,9 @@ def test_gateway_scales_on_cpu(rendered: Rendered) -> None:
 
 def test_triton_scales_on_queue_time_per_request(rendered: Rendered) -> None:
     scaled_objects = rendered.of_kind("ScaledObject")
-    triton_hpas = [h for h in rendered.of_kind("HorizontalPodAutoscaler") if h["metadata"]["name"] == "triton"]
+    triton_hpas = [h for h in rendered.of_kind("HorizontalPodAutoscaler") if h["metadata"]["name"] != "gateway"]
+    # One source of bounds for both autoscalers: the overlay's ScaledObject (production 2-8, as documented).
+    bounds = {"staging": (1, 2), "production": (2, 8)}[rendered.variant.overlay]
     if rendered.variant.triton_autoscaler == "keda":
         assert not triton_hpas, "KEDA creates the HPA; a second one would fight it"
         (scaled,) = scaled_objects
@@ -310,10 +313,15 @@ def test_triton_scales_on_queue_time_per_request(rendered: Rendered) -> None:
         assert re.search(rf"rate\({QUEUE_METRIC}\{{.*\}}\[\w+\]\)\)\s*/", query)
         assert f"rate({SUCCESS_METRIC}{{" in query.split("/", 1)[1]
         assert float(trigger["metadata"]["threshold"]) > 0
-        assert scaled["spec"]["minReplicaCount"] >= 1
+        assert (scaled["spec"]["minReplicaCount"], scaled["spec"]["maxReplicaCount"]) == bounds
+        # KEDA copies the ScaledObject's labels to its HPA; without the ApplySet's label the prune leaves it be.
+        excluded = scaled["metadata"]["annotations"]["scaledobject.keda.sh/hpa-excluded-labels"]
+        assert "applyset.kubernetes.io/part-of" in excluded.split(",")
     else:
         assert not scaled_objects
         (hpa,) = triton_hpas
+        assert hpa["metadata"]["name"] != "triton", "KEDA's HPA is named triton; a prune of it must miss this one"
+        assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == bounds
         assert hpa["spec"]["scaleTargetRef"] == {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -327,7 +335,7 @@ def test_triton_scales_on_queue_time_per_request(rendered: Rendered) -> None:
 def test_prometheus_adapter_rule_serves_the_hpa_metric() -> None:
     component = EKS_DIR / "components" / "triton-hpa-prometheus-adapter"
     values = yaml.safe_load((component / "prometheus-adapter-values.yaml").read_text())
-    hpa = yaml.safe_load((component / "hpa.yaml").read_text())
+    hpa = yaml.safe_load((component / "bounds" / "hpa.yaml").read_text())
     (rule,) = values["rules"]["custom"]
     assert rule["name"]["as"] == hpa["spec"]["metrics"][0]["pods"]["metric"]["name"]
     assert QUEUE_METRIC in rule["seriesQuery"]
@@ -395,38 +403,24 @@ def test_alerts_cover_gateway_errors_and_latency(rendered: Rendered) -> None:
         assert alert["annotations"]["summary"]
 
 
-def test_model_source_wiring(rendered: Rendered) -> None:
+def test_triton_reads_the_release_model_from_s3(rendered: Rendered) -> None:
     config = rendered.configmap("triton-config")
     triton = rendered.get("Deployment", "triton")
     main = container(triton)
     assert "--model-repository=$(MODEL_REPOSITORY)" in main["args"]
     env = {e["name"]: e for e in main.get("env", [])}
-    assert env["MODEL_REPOSITORY"]["valueFrom"]["configMapKeyRef"]["name"] == config["metadata"]["name"]
+    for name in ("MODEL_REPOSITORY", "AWS_DEFAULT_REGION"):
+        assert env[name]["valueFrom"]["configMapKeyRef"]["name"] == config["metadata"]["name"]
     account = rendered.get("ServiceAccount", "triton")
     assert pod_spec(triton)["serviceAccountName"] == "triton"
-    if rendered.variant.model_source == "s3":
-        # One immutable prefix per release: rolling back the Deployment rolls back the model too.
-        assert config["data"]["MODEL_REPOSITORY"] == f"{MODEL_S3_URI}/{IMAGE_TAG}"
-        assert config["data"]["AWS_DEFAULT_REGION"] == "eu-west-1"
-        assert env["AWS_DEFAULT_REGION"]["valueFrom"]["configMapKeyRef"]["name"] == config["metadata"]["name"]
-        assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == TRITON_S3_ROLE_ARN
-    else:
-        assert config["data"]["MODEL_REPOSITORY"] == "/models"
-        assert "eks.amazonaws.com/role-arn" not in account["metadata"].get("annotations", {})
-
-
-def test_s3_component_alone_uses_placeholders_and_the_official_image(tmp_path) -> None:
-    """The component renders without deploy.sh too; its values are placeholders deploy.sh overrides."""
-    to_eks = os.path.relpath(EKS_DIR, tmp_path)
-    (tmp_path / "kustomization.yaml").write_text(
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-        f"resources:\n  - {to_eks}/overlays/staging\ncomponents:\n  - {to_eks}/components/model-from-s3\n"
-    )
-    objects = load_validator().load_documents(kustomize(tmp_path))
-    (triton,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "triton"]
-    assert container(triton)["image"] == TRITON_IMAGE
-    (config,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("triton-config")]
     assert config["data"]["MODEL_REPOSITORY"].startswith("s3://")
+    if rendered.variant.via_deploy_script:
+        # One prefix per overlay and release: rolling back the Deployment rolls back the model too, and a
+        # teardown of one overlay never reaches the other's.
+        expected = f"{MODEL_S3_URI}/{rendered.variant.overlay}/{IMAGE_TAG}"
+        assert config["data"]["MODEL_REPOSITORY"] == expected
+        assert config["data"]["AWS_DEFAULT_REGION"] == "eu-west-1"
+        assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == TRITON_S3_ROLE_ARN
 
 
 def test_grafana_dashboard_has_the_key_panels(rendered: Rendered) -> None:

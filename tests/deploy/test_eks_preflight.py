@@ -7,51 +7,25 @@ import sys
 from pathlib import Path
 
 import pytest
-from eks_support import EKS_DIR, fake_tools_dir
+from eks_support import (
+    COMPLETE,
+    EKS_DIR,
+    ISSUER,
+    Rules,
+    apiservice,
+    cluster_rules,
+    fake_tools_dir,
+    items,
+    workload,
+)
+
+ROLE_ARN = "arn:aws:iam::1:role/triton"
 
 
-def items(*objects: dict) -> str:
-    return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}).replace("\\", "\\\\")
-
-
-def workload(name: str, image: str, args: list[str] | None = None, ready: int = 1) -> dict:
-    container = {"name": name, "image": image, "args": args or []}
-    spec = {"template": {"spec": {"containers": [container]}}}
-    return {"metadata": {"name": name}, "spec": spec, "status": {"readyReplicas": ready}}
-
-
-def apiservice(name: str, available: bool = True) -> dict:
-    condition = {"type": "Available", "status": "True" if available else "False"}
-    return {"metadata": {"name": name}, "status": {"conditions": [condition]}}
-
-
-VERSION = json.dumps({"clientVersion": {"minor": "36"}, "serverVersion": {"minor": "36+"}})
-ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC123"
-COMPLETE = {
-    "daemonsets --all-namespaces": items(workload("nvidia-device-plugin", "nvcr.io/nvidia/k8s-device-plugin:v0.17.0")),
-    "daemonsets --namespace kube-system": items(
-        workload("aws-node", "amazon-k8s-cni:v1.19", ["--enable-network-policy=true"])
-    ),
-    "deployments": items(workload("aws-load-balancer-controller", "eks/aws-load-balancer-controller:v2.11.0")),
-    "apiservices": items(apiservice("v1beta1.metrics.k8s.io"), apiservice("v1beta1.external.metrics.k8s.io")),
-    "customresourcedefinitions": items({"metadata": {"name": "servicemonitors.monitoring.coreos.com"}}),
-    "nodes": items(),
-}
-
-
-def run_preflight(tmp_path: Path, answers: dict[str, str]) -> subprocess.CompletedProcess:
-    kubectl = [("version -o json*", 0, VERSION)] + [(f"get {k}*", 0, v) for k, v in answers.items()]
-    aws = [
-        ("eks describe-cluster*", 0, json.dumps({"cluster": {"identity": {"oidc": {"issuer": ISSUER}}}})),
-        (
-            "iam list-open-id-connect-providers*",
-            0,
-            json.dumps({"OpenIDConnectProviderList": [{"Arn": f"arn:aws:iam::1:oidc-provider/{ISSUER[8:]}"}]}),
-        ),
-    ]
-    fakes = fake_tools_dir(tmp_path / "bin", tmp_path / "calls.log", {"kubectl": kubectl, "aws": aws})
+def run_preflight(tmp_path: Path, rules: Rules, role_arn: str = ROLE_ARN) -> subprocess.CompletedProcess:
+    fakes = fake_tools_dir(tmp_path / "bin", tmp_path / "calls.log", rules)
     return subprocess.run(
-        [sys.executable, str(EKS_DIR / "preflight.py"), "prod", "eu-west-1", "keda", "arn:aws:iam::1:role/triton"],
+        [sys.executable, str(EKS_DIR / "preflight.py"), "prod", "eu-west-1", "keda", role_arn],
         env={"PATH": f"{fakes}:/usr/bin:/bin", "KUBECTL": str(fakes / "kubectl")},
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -61,10 +35,24 @@ def run_preflight(tmp_path: Path, answers: dict[str, str]) -> subprocess.Complet
     )
 
 
-def test_a_complete_cluster_passes(tmp_path: Path) -> None:
-    result = run_preflight(tmp_path, COMPLETE)
+def only_missing_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    (missing,) = [m for m in result.stdout.splitlines() if m.startswith("missing: ")]
+    return missing
+
+
+@pytest.mark.parametrize("server_minor", ["35", "36", "37"])
+def test_a_complete_cluster_passes_on_every_documented_version(tmp_path: Path, server_minor: str) -> None:
+    """The client side is the project's pinned kubectl, so the skew check judges the wheel actually installed."""
+    result = run_preflight(tmp_path, cluster_rules(server_minor=server_minor))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all present" in result.stdout
+
+
+@pytest.mark.parametrize("server_minor", ["33", "38"])
+def test_a_cluster_outside_the_documented_versions_is_refused(tmp_path: Path, server_minor: str) -> None:
+    line = only_missing_line(run_preflight(tmp_path, cluster_rules(server_minor=server_minor)))
+    assert f"it runs Kubernetes 1.{server_minor}; supported are EKS 1.35, 1.36, 1.37" in line
 
 
 @pytest.mark.parametrize(
@@ -78,7 +66,34 @@ def test_a_complete_cluster_passes(tmp_path: Path) -> None:
     ],
 )
 def test_each_missing_piece_is_one_line(tmp_path: Path, key: str, answer: str, line: str) -> None:
-    result = run_preflight(tmp_path, {**COMPLETE, key: answer})
-    assert result.returncode == 1
-    (missing,) = [m for m in result.stdout.splitlines() if m.startswith("missing: ")]
-    assert line in missing
+    assert line in only_missing_line(run_preflight(tmp_path, cluster_rules({**COMPLETE, key: answer})))
+
+
+def test_irsa_without_the_clusters_oidc_provider_is_one_line(tmp_path: Path) -> None:
+    rules = cluster_rules()
+    other = {
+        "OpenIDConnectProviderList": [{"Arn": "arn:aws:iam::1:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/OTHER"}]
+    }
+    rules["aws"].insert(0, ("iam list-open-id-connect-providers*", 0, json.dumps(other)))
+    line = only_missing_line(run_preflight(tmp_path, rules))
+    assert f"IRSA: the OIDC issuer {ISSUER} is no IAM identity provider" in line
+
+
+@pytest.mark.parametrize("associations", [[], [{"associationId": "a-1", "serviceAccount": "triton"}]])
+def test_without_a_role_pod_identity_must_cover_tritons_service_account(tmp_path: Path, associations: list) -> None:
+    rules = cluster_rules()
+    answer = json.dumps({"associations": associations})
+    rules["aws"].append(
+        (
+            "eks list-pod-identity-associations --cluster-name prod --namespace sentiment --service-account triton*",
+            0,
+            answer,
+        )
+    )
+    result = run_preflight(tmp_path, rules, role_arn="")
+    if associations:
+        assert result.returncode == 0, result.stdout + result.stderr
+    else:
+        assert "no TRITON_S3_ROLE_ARN (IRSA) and no Pod Identity association for sentiment/triton" in only_missing_line(
+            result
+        )

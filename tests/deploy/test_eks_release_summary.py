@@ -29,14 +29,15 @@ def test_every_variant_is_safe_to_roll_out_and_says_what_it_does(rendered: Rende
         assert TLS_CERT_ARN in text
         assert f"source ranges: {SOURCE_RANGES}" in text
         assert "API keys: required (Secret gateway-api-keys-" in text
-    if variant.via_deploy_script:
-        assert f"X-Forwarded-For believed only from {VPC_CIDR}" in text
+    trusted = VPC_CIDR if variant.exposure == "alb" else "127.0.0.1"
+    assert f"X-Forwarded-For believed only from {trusted}" in text
     if variant.overlay == "staging":
         assert "counted by each gateway worker alone" in text
     elif variant.redis_url:
-        assert "shared through the external Redis" in text
+        assert "shared through the external Redis in REDIS_URL (Secret gateway-redis-" in text
     else:
         assert "shared through the in-cluster Redis" in text
+        assert "with the password in Secret redis-auth" in text
     if variant.exposure == "alb":
         assert "HTTP 80 redirects to it" in text
     elif not variant.secure:

@@ -105,7 +105,8 @@ class ModelMismatch(RuntimeError):
     """The exported metadata and the model Triton serves disagree; the gateway must not start."""
 
 
-# Shown on every route in OpenAPI, so clients see the error schema up front.
+# Shown on every scoring route in OpenAPI, so clients see the error schema up front: every status a scoring call
+# can answer (404 and 405 are about the path and method, not an operation's answer).
 ERROR_RESPONSES: dict[int | str, dict] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in {
@@ -114,6 +115,8 @@ ERROR_RESPONSES: dict[int | str, dict] = {
         422: "A field is missing, of the wrong type, empty, or over a limit; `field` names it.",
         429: "Rate limit spent (rate_limited) or no capacity now (overloaded: in-flight limit, token budget, or it "
         "could not finish before its deadline); see Retry-After.",
+        500: "A bug in the gateway (internal_error); the message quotes the request id to report.",
+        502: "Triton answered with an error that is not the client's fault (inference_failed).",
         503: "Triton unreachable or the model not ready; see Retry-After.",
         504: "Triton did not answer within the deadline.",
     }.items()

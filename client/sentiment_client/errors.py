@@ -1,7 +1,9 @@
 """Every failure the client raises, and the one table from the gateway's error ``type`` to an exception class.
 
-An ``ApiError`` carries what the gateway said (``type``, ``message``, ``field``) and the request id to
-quote to the service's operators; ``retryable`` is what the retry loop looks at.
+An ``ApiError`` carries what the gateway said: its error body (``type``, ``message``, ``field``), the HTTP
+status, ``Retry-After``, and the request id from the answer's ``X-Request-ID`` header, which the gateway sets
+on every answer (the id to quote to the service's operators). Whether a call is tried again is decided by
+``RetryPolicy.is_retryable`` from the status, not by the error.
 """
 
 from datetime import UTC, datetime
@@ -83,7 +85,8 @@ class TransportError(SentimentError):
     type = "connection_error"
 
 
-# The gateway's error types (gateway/errors.py); anything else becomes a plain ApiError with the type it had.
+# The gateway's error types (gateway/errors.py) a scoring call can meet; anything else (internal_error, not_found,
+# method_not_allowed, a proxy's page) becomes a plain ApiError with the type it had.
 ERROR_CLASSES: dict[str, type[ApiError]] = {
     "invalid_input": InvalidInput,
     "payload_too_large": InvalidInput,
@@ -116,16 +119,15 @@ def error_from_response(response: httpx.Response) -> ApiError:
     try:
         detail = response.json()["error"]
         error_type, message, field = str(detail["type"]), str(detail["message"]), detail.get("field")
-        request_id = detail.get("request_id")
     except (ValueError, KeyError, TypeError):
         # Not the gateway's body (a proxy, a load balancer): keep the status and the start of what came back.
-        error_type, message, field, request_id = f"http_{response.status_code}", response.text[:300], None, None
+        error_type, message, field = f"http_{response.status_code}", response.text[:300], None
     kind = ERROR_CLASSES.get(error_type, InvalidInput if response.status_code in (413, 422) else ApiError)
     return kind(
         response.status_code,
         error_type,
         message,
         field=field,
-        request_id=request_id or response.headers.get(REQUEST_ID_HEADER),
+        request_id=response.headers.get(REQUEST_ID_HEADER),
         retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
     )

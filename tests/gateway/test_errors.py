@@ -2,12 +2,10 @@
 
 import httpx
 import pytest
-from markdown_it import MarkdownIt
-from support import MAX_BODY_BYTES, MAX_TEXT_CHARS, MAX_TEXTS, REPO_ROOT, GatewayProcess
+from support import MAX_BODY_BYTES, MAX_TEXT_CHARS, MAX_TEXTS, GatewayProcess
 
-from gateway.errors import ErrorBody, GatewayError
+from gateway.errors import ErrorBody
 
-README = REPO_ROOT / "README.md"
 SINGLE = "/v1/sentiment"
 BATCH = "/v1/sentiment/batch"
 
@@ -95,38 +93,3 @@ def test_service_keeps_serving_after_every_kind_of_bad_input(gateway: GatewayPro
     response = post(gateway, SINGLE, json={"text": "still here"})
     assert response.status_code == 200
     assert "Traceback" not in gateway.log()
-
-
-def gateway_error_types() -> dict[str, int]:
-    """Every error ``type`` the API can answer, with its status: the whole ``GatewayError`` hierarchy."""
-    kinds, found = [GatewayError], {}
-    while kinds:
-        kind = kinds.pop()
-        found[kind.error_type] = kind.status_code
-        kinds.extend(kind.__subclasses__())
-    return found
-
-
-def readme_error_table() -> dict[str, int]:
-    """The README's error table (the one whose columns are status, type, when), parsed as markdown."""
-    tokens = MarkdownIt("commonmark").enable("table").parse(README.read_text(encoding="utf-8"))
-    tables, rows, cells, in_cell = [], [], [], False
-    for token in tokens:
-        if token.type == "table_open":
-            rows = []
-        elif token.type == "tr_open":
-            cells = []
-        elif token.type in ("th_open", "td_open", "th_close", "td_close"):
-            in_cell = token.type.endswith("_open")
-        elif token.type == "inline" and in_cell:
-            cells.append(token.content)
-        elif token.type == "tr_close":
-            rows.append(cells)
-        elif token.type == "table_close":
-            tables.append(rows)
-    (errors,) = [rows for rows in tables if rows[0] == ["status", "type", "when"]]
-    return {error_type.strip("`"): int(status) for status, error_type, _ in errors[1:]}
-
-
-def test_the_readme_error_table_lists_every_error_type_with_its_status() -> None:
-    assert readme_error_table() == gateway_error_types()

@@ -9,6 +9,8 @@ from support import REAL_MODEL_NAME, SST2_DEV, RunningTriton, gateway_settings, 
 
 from loadtest.eval import main
 
+pytestmark = pytest.mark.slow
+
 TEXTS = 40  # two batch requests of 32, so the second one meets the spent quota
 
 

@@ -6,6 +6,8 @@ from hypothesis import strategies as st
 
 from gateway.pipeline.budget import UNMEASURED_SHARE, DrainRate, TokenBudget
 
+pytestmark = pytest.mark.fast
+
 PURE = settings(max_examples=300, deadline=None, database=None)
 
 tokens = st.integers(1, 2_000_000)

@@ -8,8 +8,11 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 from reliability_helpers import send, summary
 from support import RunningTriton, gateway_settings, metric_value, scrape, start_gateway
+
+pytestmark = pytest.mark.slow
 
 REQUESTS = 8
 

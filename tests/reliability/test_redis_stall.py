@@ -6,10 +6,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from reliability_helpers import percentile
 from support import RunningTriton, gateway_settings, metric_value, scrape, start_gateway, start_redis
 
 from gateway.pipeline.redis_guard import RESET_AFTER_S
+
+pytestmark = pytest.mark.slow
 
 DURING_STALL = 150
 
@@ -55,9 +58,7 @@ def test_a_stalled_redis_costs_single_texts_under_100_ms_at_p99_and_the_breaker_
         redis.process.send_signal(signal.SIGCONT)
         redis.stop()
     p99 = percentile(latencies, 0.99)
-    print(
-        f"{DURING_STALL} single texts, Redis SIGSTOPped: p99 {p99 * 1000:.1f} ms, max {max(latencies) * 1000:.0f} ms"
-    )
+    print(f"{DURING_STALL} single texts, Redis SIGSTOPped: p99 {p99 * 1000:.1f} ms, max {max(latencies) * 1000:.0f} ms")
     assert statuses == {200}, "a stalled Redis must not fail a request"
     assert p99 < 0.1, f"p99 {p99 * 1000:.0f} ms during the stall"
     assert open_during == 1, "the breaker opened"

@@ -4,9 +4,12 @@ this venv holds), so `make setup` keeps torch's CPU build on a GitHub runner as 
 
 from importlib.metadata import version
 
+import pytest
 from eks_support import REPO_ROOT
 from packaging.requirements import Requirement
 from packaging.version import Version
+
+pytestmark = pytest.mark.fast
 
 
 def pins() -> dict[str, Requirement]:

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from eks_support import CHECKOV, Rendered
 
+pytestmark = pytest.mark.fast
+
 
 def test_checkov_reports_no_failed_checks(rendered_variants: dict[str, Rendered], tmp_path: Path) -> None:
     if os.environ.get("SKIP_CHECKOV") == "1":

@@ -28,6 +28,8 @@ from eks_support import (
     run_deploy_script,
 )
 
+pytestmark = pytest.mark.fast
+
 DRY_RUNS = tuple(v.name for v in VARIANTS if v.via_deploy_script)
 # What the script needs besides kubectl and Python (both passed by absolute path).
 BASIC_TOOLS = ("bash", "git", "mktemp", "mkdir", "rm", "sed", "dirname", "env", "cat", "tr")

@@ -19,6 +19,8 @@ from eks_support import EKS_DIR, REPO_ROOT
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+pytestmark = pytest.mark.fast
+
 DOCKER_DIR = EKS_DIR / "docker"
 DOCKERFILES = sorted(DOCKER_DIR.glob("*.Dockerfile"))
 HADOLINT_CONFIG = DOCKER_DIR / "hadolint.yaml"

@@ -4,7 +4,10 @@ deregistration delay and grace period agreeing)."""
 
 import base64
 
+import pytest
 from eks_support import API_KEY_HASHES, SOURCE_RANGES, TLS_CERT_ARN, VPC_CIDR, Rendered
+
+pytestmark = pytest.mark.fast
 
 NLB = "service.beta.kubernetes.io/aws-load-balancer-"
 ALB = "alb.ingress.kubernetes.io/"

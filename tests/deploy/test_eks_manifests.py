@@ -3,6 +3,7 @@
 import json
 import re
 
+import pytest
 import yaml
 from eks_support import (
     EKS_DIR,
@@ -12,6 +13,8 @@ from eks_support import (
     TRITON_S3_ROLE_ARN,
     Rendered,
 )
+
+pytestmark = pytest.mark.fast
 
 NAMESPACE = "sentiment"
 GPU = "nvidia.com/gpu"

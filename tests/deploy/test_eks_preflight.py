@@ -19,6 +19,8 @@ from eks_support import (
     workload,
 )
 
+pytestmark = pytest.mark.fast
+
 ROLE_ARN = "arn:aws:iam::1:role/triton"
 
 

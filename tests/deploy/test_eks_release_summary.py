@@ -8,6 +8,8 @@ from types import ModuleType
 import pytest
 from eks_support import EKS_DIR, SOURCE_RANGES, TLS_CERT_ARN, VPC_CIDR, Rendered
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture(scope="module")
 def summary() -> ModuleType:

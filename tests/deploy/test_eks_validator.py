@@ -6,6 +6,8 @@ from types import ModuleType
 import pytest
 import yaml
 
+pytestmark = pytest.mark.fast
+
 DEPLOYMENT = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",

@@ -15,6 +15,8 @@ import pytest
 import yaml
 from eks_support import REPO_ROOT
 
+pytestmark = pytest.mark.fast
+
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 BIN = Path(sys.executable).parent
 

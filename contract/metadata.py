@@ -20,11 +20,19 @@ Fields:
   precision       fp32, or int8 when exported with --quantize int8 (a CPU deployment variant)
   max_batch_size  Triton's ``max_batch_size`` in every config the export writes (it refuses a config that
                   differs); the gateway splits larger requests
+  supported_languages  ISO 639-1 codes of the languages the model was trained for (v2's ``language.supported``);
+                  ["en"] for the English SST-2 models, and for metadata written before the field existed
+  calibration     the temperature and conformal scores fitted with --calibration-data (``contract.calibration``),
+                  or null: v2 then answers the raw softmax with ``calibrated: false``
+
+The last two were added without a schema_version bump: they have defaults, so older files still read.
 """
 
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from contract.calibration import Calibration
 
 METADATA_FILENAME = "serving_metadata.json"
 SCHEMA_VERSION = 1
@@ -47,6 +55,8 @@ class ServingMetadata:
     precision: str = "fp32"
     # 256: sized for a GPU (export/triton_config.py says why); CPU configs share it.
     max_batch_size: int = 256
+    supported_languages: list[str] = field(default_factory=lambda: ["en"])
+    calibration: Calibration | None = None
     schema_version: int = SCHEMA_VERSION
 
     def write(self, version_dir: Path) -> Path:
@@ -60,4 +70,6 @@ class ServingMetadata:
         fields = json.loads(path.read_text(encoding="utf-8"))
         if fields.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"{path}: schema_version {fields.get('schema_version')!r}, expected {SCHEMA_VERSION}")
+        if fields.get("calibration") is not None:
+            fields["calibration"] = Calibration.from_dict(fields["calibration"])
         return cls(**fields)

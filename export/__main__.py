@@ -49,6 +49,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         help="sentence<TAB>label file of typical traffic; the gateway's drift gauges compare live traffic to it",
     )
+    parser.add_argument(
+        "--calibration-data",
+        type=Path,
+        help="sentence<TAB>label file: fits v2's temperature and conformal prediction sets on separate splits "
+        "and prints the expected calibration error before and after on a third",
+    )
+    parser.add_argument(
+        "--languages",
+        default="en",
+        help="comma-separated ISO 639-1 codes the checkpoint was trained on; v2 flags (or refuses) other languages "
+        "(default: %(default)s)",
+    )
     return parser.parse_args(argv)
 
 
@@ -86,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                 parity_data=args.parity_data,
                 min_agreement=args.min_agreement,
                 reference_data=args.reference_data,
+                calibration_data=args.calibration_data,
+                supported_languages=tuple(code.strip() for code in args.languages.split(",") if code.strip()),
             )
         )
     except ExportError as error:

@@ -1,5 +1,6 @@
 """The export, step by step: load, export, check, write."""
 
+import dataclasses
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from contract.drift_profile import TrafficProfile
 from contract.labelled_data import load_tsv
+from export.calibration import calibrate, split_examples
 from export.checkpoint import load_checkpoint
 from export.errors import ExportError
 from export.onnx_export import ONNX_FILENAME, export_onnx
@@ -34,6 +36,8 @@ class ExportRequest:
     parity_data: Path | None = None  # labelled TSV for the int8 report (default: built-in sentences)
     min_agreement: float = 0.97
     reference_data: Path | None = None  # sentence<TAB>label file of typical traffic; drift is measured against it
+    calibration_data: Path | None = None  # labelled file: temperature, conformal scores and ECE (export.calibration)
+    supported_languages: tuple[str, ...] = ("en",)  # what the checkpoint was trained on; v2 flags the others
 
 
 def reference_profile(scorer: OnnxScorer, data: Path) -> TrafficProfile:
@@ -56,7 +60,8 @@ def run_export(request: ExportRequest) -> ParityReport:
         # Fail before the minutes of loading and exporting, not after.
         raise ExportError(f"{version_dir} already exists; pass --force to overwrite it (make export FORCE=1)")
 
-    step = Steps(total=4 + (request.quantize == "int8") + (request.reference_data is not None))
+    optional_steps = [request.quantize == "int8", request.reference_data is not None, request.calibration_data]
+    step = Steps(total=4 + sum(map(bool, optional_steps)))
     with step(f"load {request.model}"):
         checkpoint = load_checkpoint(request.model)
     with tempfile.TemporaryDirectory(prefix="onnx-export-") as workdir:
@@ -81,6 +86,24 @@ def run_export(request: ExportRequest) -> ParityReport:
                 profile = reference_profile(scorer, request.reference_data)
             fractions = dict(zip(profile.labels, (round(f, 3) for f in profile.label_fractions), strict=True))
             logger.info("      %d texts, predicted label fractions %s", profile.texts, fractions)
+        calibration = None
+        if request.calibration_data:
+            with step(f"calibrate on {request.calibration_data} (temperature, conformal scores)"):
+                try:
+                    fitted = calibrate(
+                        split_examples(load_tsv(request.calibration_data)),
+                        metadata.labels,
+                        scorer.probabilities,
+                        str(request.calibration_data),
+                    )
+                except ValueError as error:
+                    raise ExportError(f"--calibration-data {request.calibration_data}: {error}") from None
+            for line in fitted.lines():
+                logger.info("      %s", line)
+            calibration = fitted.calibration
+        metadata = dataclasses.replace(
+            metadata, supported_languages=list(request.supported_languages), calibration=calibration
+        )
         with step(f"write {version_dir}"):
             for line in write_version(
                 checkpoint, onnx_path, metadata, request.repository, request.version, request.force, profile

@@ -130,10 +130,12 @@ def gateway_settings(
         repository,
         model,
         workers=1,
-        GATEWAY_MAX_TEXTS_PER_REQUEST=str(MAX_TEXTS),
-        GATEWAY_MAX_TEXT_CHARS=str(MAX_TEXT_CHARS),
-        GATEWAY_MAX_BODY_BYTES=str(MAX_BODY_BYTES),
-        **overrides,
+        **{
+            "GATEWAY_MAX_TEXTS_PER_REQUEST": str(MAX_TEXTS),
+            "GATEWAY_MAX_TEXT_CHARS": str(MAX_TEXT_CHARS),
+            "GATEWAY_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+            **overrides,
+        },
     )
 
 

@@ -57,7 +57,7 @@ def start_gateway(args: argparse.Namespace) -> int:
         print(f"Gateway already running (pid {pid})")
         ready = wait_until_ready(url + READY_PATH, args.timeout, exit_code=lambda: None if is_alive(pid) else 0) is None
     else:
-        settings = gateway_settings(args.triton_url, args.repository, args.model_name, args.workers)
+        settings = gateway_settings(args.triton_url, args.repository, args.model_name, args.workers, measured=False)
         gateway = spawn_gateway(settings, log_file, port=args.port, measured=False, detached=True)
         pid = gateway.pid
         pid_file.write_text(str(pid))

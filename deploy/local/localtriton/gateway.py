@@ -39,10 +39,17 @@ def gateway_settings(
     repository: Path = Path("model_repository"),
     model_name: str = "sentiment",
     workers: int = 1,
+    *,
+    measured: bool = True,
     **overrides: str,
 ) -> dict[str, str]:
-    """The ``GATEWAY_*`` variables that point a gateway at a Triton and a model, with ``overrides`` on top."""
+    """The ``GATEWAY_*`` variables of a gateway pointed at a Triton and a model, with ``overrides`` on top.
+
+    A measured gateway starts from ``MEASURED_SETTINGS``; ``measured=False`` leaves every other option to the
+    gateway's own defaults, as ``make gateway`` serves a user.
+    """
     return {
+        **(MEASURED_SETTINGS if measured else {}),
         "GATEWAY_TRITON_URL": triton_url,
         "GATEWAY_MODEL_REPOSITORY": str(repository.resolve()),
         "GATEWAY_MODEL_NAME": model_name,
@@ -54,12 +61,11 @@ def gateway_settings(
 def gateway_environment(
     settings: Mapping[str, str], port: int, measured: bool, base: Mapping[str, str] = os.environ
 ) -> dict[str, str]:
-    """``base`` with the measured defaults (if ``measured``), then ``settings``, then the port."""
+    """``base`` (less what a measured gateway must not inherit), then ``settings``, then the port."""
     environment = dict(base)
     if measured:
         for name in NOT_INHERITED_WHEN_MEASURED:
             environment.pop(name, None)
-        environment.update(MEASURED_SETTINGS)
     environment.update({**settings, "GATEWAY_PORT": str(port)})
     return environment
 
@@ -75,8 +81,7 @@ def spawn_gateway(
 ) -> ServerProcess:
     """Start ``python -m gateway`` on ``port`` (default: a free one) without waiting for it.
 
-    ``measured=False`` keeps the gateway's own defaults and the caller's environment: what ``make gateway``
-    serves to a user.
+    ``measured=False`` passes the caller's whole environment on (``REDIS_URL`` included), as ``make gateway`` does.
     """
     port = port or free_port()
     return spawn(

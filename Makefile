@@ -35,7 +35,7 @@ GATEWAY_URL := http://127.0.0.1:$(GATEWAY_PORT)
 # make deploy: see docs/deploy-eks.md. Its settings (OVERLAY, DRY_RUN, TLS_CERT_ARN, ...) are declared once, in
 # deploy/eks/release.py; make passes what is set on its command line or in the environment straight through.
 
-.PHONY: help setup system-deps model export triton gateway run stop test lint format clean distclean deploy lock soak loadtest bench profile eval
+.PHONY: help setup system-deps model export triton gateway run stop test test-fast lint format clean distclean deploy lock soak loadtest bench profile eval
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -122,6 +122,9 @@ deploy: $(DEPLOY_VENV)/.installed $(CHECKOV_VENV)/.installed ## Build, push and 
 
 test: setup system-deps $(CHECKOV_VENV)/.installed ## Run the test suite (starts its own Triton and gateways on free ports)
 	$(BIN)/pytest
+
+test-fast: setup $(CHECKOV_VENV)/.installed ## The tests that need no Triton, gateway, torch or ../shared (under a minute)
+	$(BIN)/pytest -m fast
 
 # Load tests and benchmarks (see docs/benchmarks.md). They target 127.0.0.1 only and stop by themselves.
 DATA ?= ../shared/data/sst2/dev.tsv

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import localtriton.gateway
+import pytest
 from localtriton.process import ServerProcess, free_port
 from localtriton.server import TritonServer, start_on_free_ports
 from prometheus_client.parser import text_string_to_metric_families
@@ -21,6 +22,18 @@ DEFAULT_MODEL_FILES = SHARED_DIR / "models" / "distilbert-base-uncased-finetuned
 STAND_IN_MODEL = SHARED_DIR / "models" / "sentiment-distilbert-sst2-minilm"
 SST2_DEV = SHARED_DIR / "data" / "sst2" / "dev.tsv"
 COMMITTED_REPOSITORY = REPO_ROOT / "model_repository"
+
+
+def require_shared(*paths: Path) -> None:
+    """Fail the test that needs the shared assets, saying where they were looked for, when they are missing."""
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        pytest.fail(
+            f"shared assets not found: {', '.join(missing)}; the slow tests need the shared/ folder beside the "
+            "repository, or SHARED_DIR pointing at it (make test-fast needs neither)",
+            pytrace=False,
+        )
+
 
 # Small gateway limits so the limit tests stay cheap.
 MAX_TEXTS = 200

@@ -20,6 +20,8 @@ from localtriton.server import free_port
 from markdown_it import MarkdownIt
 from support import REPO_ROOT, SHARED_DIR
 
+pytestmark = pytest.mark.slow
+
 VENV = Path(sys.prefix)
 LONG_AGO = 946_684_800  # 2000-01-01: older than any virtualenv's install stamp
 

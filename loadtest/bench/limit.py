@@ -12,13 +12,16 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnxruntime as ort
 
 from contract.metadata import ServingMetadata
 from gateway.pipeline.tokenization import BucketBatch, TextEncoder, effective_buckets, plan_batches
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 GATEWAY_BUCKETS: tuple[int, ...] = Settings.model_fields["length_buckets"].default
 GATEWAY_WINDOW_STRIDE: int = Settings.model_fields["window_stride"].default
@@ -31,8 +34,11 @@ class BadAnswer(RuntimeError):
     """A system answered, but not with what the API promises (status, schema, label or tensor shape)."""
 
 
-def make_session(model_path: Path, threads: int) -> ort.InferenceSession:
+def make_session(model_path: Path, threads: int) -> "ort.InferenceSession":
     """ONNX Runtime set up exactly like the Triton CPU model (export/python_backend_model.py)."""
+    # Imported here: the systems and the report import this module, and the fast tests import those.
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

@@ -22,6 +22,8 @@ from sentiment_client import (
 )
 from support import MAX_TEXT_CHARS, MAX_TEXTS, TINY_MODEL_NAME, GatewayProcess, free_port, metric_value, scrape
 
+pytestmark = pytest.mark.slow
+
 LABELS = ["NEGATIVE", "POSITIVE"]
 
 

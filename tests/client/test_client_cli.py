@@ -17,6 +17,8 @@ from sentiment_client import SentimentClient
 from sentiment_client.cli import EXIT_OK, EXIT_ROWS_FAILED, EXIT_STOPPED, EXIT_USAGE, main
 from support import MAX_TEXT_CHARS, TINY_MODEL_NAME, GatewayProcess
 
+pytestmark = pytest.mark.slow
+
 LABELS = ["NEGATIVE", "POSITIVE"]
 RESULT_COLUMNS = ["label", "score", "score_NEGATIVE", "score_POSITIVE", "truncated", "model", "model_version"]
 TRICKY_TEXTS = [

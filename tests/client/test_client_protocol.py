@@ -23,6 +23,8 @@ from sentiment_client.models import ServiceLimits
 from sentiment_client.protocol import ScoringOptions, batch_body, encode_text, plan_requests, text_index
 from sentiment_client.retry import Attempts, RetryPolicy
 
+pytestmark = pytest.mark.fast
+
 OPTIONS = ScoringOptions(long_text="windows", neutral_threshold=0.75)
 
 

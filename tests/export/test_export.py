@@ -38,6 +38,8 @@ from export.quantize import compare_int8_with_fp32, quantize_int8
 from export.random_checkpoint import tiny_config
 from export.source import checkpoint_digest
 
+pytestmark = pytest.mark.slow
+
 
 def run_export_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(

@@ -17,6 +17,8 @@ from tokenizers import Tokenizer
 
 from gateway.pipeline.postprocess import softmax
 
+pytestmark = pytest.mark.slow
+
 SENTENCES = ["I love this movie, it was wonderful.", "This was a terrible waste of time.", "fine", "meh 🙃"]
 
 

@@ -13,6 +13,8 @@ from tokenizers import Tokenizer
 
 from gateway.pipeline.postprocess import softmax
 
+pytestmark = pytest.mark.slow
+
 LABELS = {"NEGATIVE", "POSITIVE"}
 RESULT_KEYS = {"label", "score", "scores", "truncated", "windows", "model", "model_version"}
 # Lengths that land in different buckets, one past the model's 512 tokens.

@@ -11,6 +11,7 @@ changes over a few seconds of closed-loop load.
 from functools import partial
 from pathlib import Path
 
+import pytest
 import tritonclient.http as triton_http
 from support import REAL_MODEL_NAME, SST2_DEV, gateway_settings, start_gateway
 
@@ -19,6 +20,8 @@ from contract.metadata import ServingMetadata
 from loadtest.bench.loadgen import LoadSettings, run_closed_loop
 from loadtest.bench.systems import JsonHttpSystem
 from loadtest.bench.triton_metrics import read_counts
+
+pytestmark = pytest.mark.slow
 
 CONCURRENCY = 64
 MIN_ROWS_PER_EXECUTION = 8

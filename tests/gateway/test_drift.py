@@ -19,6 +19,8 @@ from contract.drift_profile import TrafficProfile, psi
 from contract.labelled_data import load_tsv
 from gateway.pipeline.drift import DriftMonitor
 
+pytestmark = pytest.mark.slow
+
 WINDOW = 200
 
 

@@ -6,6 +6,8 @@ from support import MAX_BODY_BYTES, MAX_TEXT_CHARS, MAX_TEXTS, GatewayProcess
 
 from gateway.errors import ErrorBody
 
+pytestmark = pytest.mark.slow
+
 SINGLE = "/v1/sentiment"
 BATCH = "/v1/sentiment/batch"
 

@@ -22,6 +22,8 @@ from test_api import InProcessModel
 from export.pipeline import ExportRequest, run_export
 from export.random_checkpoint import build_random_checkpoint
 
+pytestmark = pytest.mark.slow
+
 POSITIVE_PART = "I loved it, what a wonderful and moving film. " * 60  # about one window
 NEGATIVE_PART = "This was a terrible, boring waste of time. " * 520  # about nine windows
 

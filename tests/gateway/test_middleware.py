@@ -10,6 +10,8 @@ from support import MAX_BODY_BYTES, TINY_MODEL_NAME, GatewayProcess, RunningTrit
 
 from gateway.api.auth import digest
 
+pytestmark = pytest.mark.slow
+
 API_KEY = "metrics-test-key"
 KEY = {"X-API-Key": API_KEY}
 UNKNOWN_PATH = "/v1/no-such-endpoint-7f3a"

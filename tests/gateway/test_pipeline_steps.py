@@ -8,6 +8,8 @@ from gateway.pipeline.cache import cache_key
 from gateway.pipeline.postprocess import combine_windows, softmax, to_prediction
 from gateway.pipeline.tokenization import EncodedText, bucket_for, effective_buckets, pad_to_bucket, plan_batches
 
+pytestmark = pytest.mark.fast
+
 BUCKETS = [16, 32, 64, 128, 256, 512]
 
 

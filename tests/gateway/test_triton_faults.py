@@ -7,10 +7,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from localtriton.server import TritonServer
 from support import TINY_MODEL_NAME, GatewayProcess, gateway_settings, restart, start_gateway
 
 from gateway.errors import ErrorBody
+
+pytestmark = pytest.mark.slow
 
 
 def triton_url(server: TritonServer) -> str:

@@ -4,6 +4,8 @@ import pytest
 
 from loadtest.answers import batch_problem, result_problem
 
+pytestmark = pytest.mark.fast
+
 LABELS = ("NEGATIVE", "POSITIVE")
 
 

@@ -4,6 +4,8 @@ import pytest
 
 from loadtest.bench.runner import repeated_stream
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize("rate", [0.0, 0.3, 0.7])
 def test_stream_repeats_at_the_stated_rate_and_never_by_wrapping(rate: float) -> None:

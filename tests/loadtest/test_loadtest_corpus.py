@@ -7,6 +7,8 @@ import pytest
 from contract.labelled_data import CorpusError, LabelledText, load_tsv
 from loadtest.corpus import BUILTIN_CORPUS, load_corpus
 
+pytestmark = pytest.mark.fast
+
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 

@@ -3,9 +3,13 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from loadtest.bench.report import check_targets, fp32_baseline_for, model_markdown, write_report
 from loadtest.bench.runner import ModelRun
 from loadtest.bench.stats import CellResult, WindowSample, summarize
+
+pytestmark = pytest.mark.fast
 
 
 def result(

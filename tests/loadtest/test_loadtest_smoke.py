@@ -8,6 +8,7 @@ because on a shared 2-core machine they mean nothing at this scale.
 import asyncio
 from pathlib import Path
 
+import pytest
 from support import TINY_MODEL_NAME
 
 from loadtest.bench.limit import InProcessLimit, OnnxClassifier, sweep_batch_sizes
@@ -16,6 +17,8 @@ from loadtest.bench.runner import BenchSettings, ModelRun, Probes, measure
 from loadtest.bench.servers import start_gateway
 from loadtest.bench.systems import JsonHttpSystem, TritonDirect
 from loadtest.corpus import BUILTIN_CORPUS
+
+pytestmark = pytest.mark.slow
 
 TEXTS = [example.text for example in BUILTIN_CORPUS]
 

@@ -7,6 +7,8 @@ import pytest
 
 from loadtest.bench.stats import WindowSample, cell, peak, percentile, summarize
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize("q", [0, 1, 25, 50, 95, 99, 100])
 @pytest.mark.parametrize("values", [[5.0], [3.0, 1.0], [float(v) for v in range(1, 102)], [0.1, 9.0, 2.5, 2.5, 7.0]])

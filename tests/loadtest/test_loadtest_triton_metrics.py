@@ -1,11 +1,14 @@
 """Reading Triton's batching counters: the parser on Triton's exposition format, and a real Triton's endpoint."""
 
+import pytest
 import tritonclient.http as triton_http
 from support import TINY_MODEL_NAME
 
 from contract.metadata import ServingMetadata
 from loadtest.bench.limit import gateway_batches, gateway_encoder
 from loadtest.bench.triton_metrics import InferenceCounts, parse_counts, read_counts
+
+pytestmark = pytest.mark.slow
 
 # The shape of Triton 2.51's /metrics: one sample per model and version, other families around them.
 EXPOSITION = """# HELP nv_inference_count Number of inferences performed (does not include cached requests)

@@ -18,6 +18,8 @@ from support import (
 
 from loadtest.corpus import TextStream
 
+pytestmark = pytest.mark.slow
+
 SST2_TRAIN = SST2_DEV.with_name("train.tsv")  # 67k sentences: what `make loadtest` sends by default
 
 

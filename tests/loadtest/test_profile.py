@@ -2,11 +2,14 @@
 
 from pathlib import Path
 
+import pytest
 from support import TINY_MODEL_NAME
 
 from loadtest.bench.loadgen import LoadSettings
 from loadtest.corpus import BUILTIN_CORPUS
 from loadtest.profile import profile_gateway, top_functions
+
+pytestmark = pytest.mark.slow
 
 
 def test_top_functions_share_samples_by_own_time_and_with_callees(tmp_path: Path) -> None:

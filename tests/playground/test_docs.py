@@ -8,6 +8,8 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 from support import GatewayProcess
 
+pytestmark = pytest.mark.slow
+
 RENDER_TIMEOUT_MS = 30_000
 OPERATIONS = ["/v1/sentiment", "/v1/sentiment/batch", "/healthz", "/readyz", "/metrics"]
 

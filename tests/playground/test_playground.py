@@ -10,6 +10,8 @@ import pytest
 from playwright.sync_api import ConsoleMessage, Page, Request, expect
 from support import MAX_TEXT_CHARS, REAL_MODEL_NAME, TINY_MODEL_NAME, GatewayProcess
 
+pytestmark = pytest.mark.slow
+
 # Generous: two cores are shared, and the real model runs on the CPU.
 RESULT_TIMEOUT_MS = 30_000
 POSITIVE_TEXT = "I love this movie, it was wonderful."

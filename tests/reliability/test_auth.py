@@ -12,6 +12,8 @@ from support import REPO_ROOT, GatewayProcess, RunningTriton, gateway_settings, 
 
 from gateway.api.auth import digest
 
+pytestmark = pytest.mark.slow
+
 KEY = "s3cret-key-for-tests-0123456789"
 OTHER_KEY = "another-valid-key-9876543210"
 WRONG_KEY = "not-a-configured-key-XYZ"

@@ -10,9 +10,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from localtriton.server import TritonServer
 from reliability_helpers import Outcome, send, summary, triton_counter
 from support import RunningTriton, gateway_batch_calls, gateway_settings, start_gateway, start_triton
+
+pytestmark = pytest.mark.slow
 
 EXECUTION_S = 1.0  # the lingering model's time per batch
 # One call at a time per worker, so the next requests must wait in the gateway's queues behind it.

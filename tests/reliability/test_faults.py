@@ -24,6 +24,8 @@ from reliability_helpers import (
 )
 from support import RunningTriton, gateway_settings, start_gateway
 
+pytestmark = pytest.mark.slow
+
 DEADLINE_S = 2.0
 # What the gateway may add to its deadline: tokenizing, JSON, scheduling on two shared cores.
 SLACK_S = 1.0

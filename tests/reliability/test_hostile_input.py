@@ -8,6 +8,8 @@ import httpx
 import pytest
 from support import MAX_BODY_BYTES, GatewayProcess
 
+pytestmark = pytest.mark.slow
+
 SINGLE = "/v1/sentiment"
 BATCH = "/v1/sentiment/batch"
 JSON = {"Content-Type": "application/json"}

@@ -6,8 +6,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from reliability_helpers import SHED, closed_loop, open_loop, percentile, send, summary
 from support import RunningTriton, gateway_settings, start_gateway
+
+pytestmark = pytest.mark.slow
 
 MAX_IN_FLIGHT = 4
 

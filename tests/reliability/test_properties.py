@@ -25,6 +25,8 @@ from gateway.pipeline.tokenization import (
     plan_batches,
 )
 
+pytestmark = pytest.mark.slow
+
 PURE = settings(max_examples=100, deadline=None, database=None)
 # Each example is a real HTTP request through Triton: few, and no flakiness check on wall time.
 END_TO_END = settings(

@@ -20,6 +20,8 @@ from support import GatewayProcess, RunningTriton, gateway_settings, start_gatew
 
 from gateway.api.auth import digest
 
+pytestmark = pytest.mark.slow
+
 PROXY_SCRIPT = Path(__file__).with_name("forwarding_proxy.py")
 QUOTA = 3
 KEY_A = "proxy-quota-key-a-0123456789"

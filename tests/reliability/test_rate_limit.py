@@ -11,6 +11,8 @@ from support import GatewayProcess, RedisProcess, RunningTriton, gateway_setting
 
 from gateway.api.auth import digest
 
+pytestmark = pytest.mark.slow
+
 KEY_A = "rate-limit-key-a-0123456789"
 KEY_B = "rate-limit-key-b-0123456789"
 QUOTA = 5

@@ -40,6 +40,13 @@ class InvalidInput(GatewayError):
     error_type = "invalid_input"
 
 
+class UnsupportedLanguage(GatewayError):
+    """v2 with GATEWAY_UNSUPPORTED_LANGUAGE=refuse: the text is in a language the model was not trained for."""
+
+    status_code = 422
+    error_type = "unsupported_language"
+
+
 class PayloadTooLarge(GatewayError):
     status_code = 413
     error_type = "payload_too_large"
@@ -112,7 +119,8 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     for status, description in {
         401: "API keys are on and none, or a wrong one, was sent.",
         413: "Request body over the size limit, or more padded tokens than one request may cost.",
-        422: "A field is missing, of the wrong type, empty, or over a limit; `field` names it.",
+        422: "A field is missing, of the wrong type, empty, or over a limit; `field` names it "
+        "(invalid_input). v2 only: a language the model was not trained for, when refused (unsupported_language).",
         429: "Rate limit spent (rate_limited) or no capacity now (overloaded: in-flight limit, token budget, or it "
         "could not finish before its deadline); see Retry-After.",
         500: "A bug in the gateway (internal_error); the message quotes the request id to report.",

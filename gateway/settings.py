@@ -63,6 +63,24 @@ class Settings(BaseSettings):
         description="Server default of the neutral band: with a two-label model, a winning score under it is "
         "answered NEUTRAL. A confidence band, not a trained class. Unset: off.",
     )
+    coverage: float = Field(
+        0.9,
+        gt=0,
+        lt=1,
+        description="v2: the share of texts whose true label the prediction set should hold (split conformal, "
+        "from the export's calibration). Higher: fewer misses, more answers unsure (two labels, NEUTRAL).",
+    )
+    unsupported_language: Literal["flag", "refuse"] = Field(
+        "flag",
+        description="v2, a text in a language the model was not trained for: `flag` scores it with "
+        "language.supported false; `refuse` answers 422 unsupported_language, naming the language.",
+    )
+    explain_max_words: int = Field(
+        64,
+        ge=1,
+        description="v2 explain: words explained per text, each one more model row; a longer text is refused "
+        "with 422 rather than multiply one request's cost unseen.",
+    )
     cache_size: int = Field(
         10_000, ge=0, description="Answers kept per worker in the in-process cache; 0 turns caching off."
     )

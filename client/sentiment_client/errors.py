@@ -90,6 +90,7 @@ class TransportError(SentimentError):
 ERROR_CLASSES: dict[str, type[ApiError]] = {
     "invalid_input": InvalidInput,
     "payload_too_large": InvalidInput,
+    "unsupported_language": InvalidInput,  # v2 with the gateway refusing other languages; the message names it
     "unauthorized": Unauthorized,
     "rate_limited": RateLimited,
     "overloaded": Overloaded,

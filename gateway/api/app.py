@@ -20,7 +20,9 @@ from gateway.api import error_handlers, playground
 from gateway.api.admission import AdmissionMiddleware
 from gateway.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from gateway.api.routes import router
+from gateway.api.routes_v2 import router as router_v2
 from gateway.errors import ModelMismatch
+from gateway.pipeline.analysis import Analyzer
 from gateway.pipeline.cache import MemoryCache, RedisCache, ResultCache
 from gateway.pipeline.drift import DriftMonitor
 from gateway.pipeline.service import SentimentService
@@ -73,6 +75,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logger.info("no reference profile in %s: drift gauges off (export with --reference-data)", version_dir)
     service = SentimentService(metadata, version, encoder, triton, cache, drift, settings)
     app.state.service = service
+    app.state.analyzer = Analyzer(service)
     logger.info("serving %s version %s from %s via %s", metadata.model_name, version, version_dir, settings.triton_url)
     try:
         yield
@@ -108,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(router)
+    app.include_router(router_v2)
     app.include_router(playground.router)
     app.state.endpoints = public_endpoints(app)
     error_handlers.install(app)

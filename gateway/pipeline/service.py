@@ -46,28 +46,12 @@ class SentimentService:
 
     async def classify(self, texts: list[str], options: ScoringOptions, route: str) -> list[SentimentResult]:
         """One result per text, in input order; only texts the cache does not know reach Triton."""
-        outputs: list[ModelOutput | None] = [None] * len(texts)
-        if self.cache:
-            keys = [cache_key(self.metadata.model_name, self.version, options.long_text, text) for text in texts]
-            outputs = await self.cache.get_many(keys)
-        misses = [index for index, output in enumerate(outputs) if output is None]
-        if misses:
-            field = "text" if route == "/v1/sentiment" else "texts"
-            computed = await self._run_model(texts, misses, options.long_text == "windows", field)
-            for index, output in zip(misses, computed, strict=True):
-                outputs[index] = output
-            if self.cache:
-                await self.cache.set_many({keys[i]: output for i, output in zip(misses, computed, strict=True)})
-
+        outputs = await self.model_outputs(texts, options.long_text, "text" if route == "/v1/sentiment" else "texts")
         threshold = self.settings.neutral_threshold if options.neutral_threshold is None else options.neutral_threshold
         results = []
         for output in outputs:
             probabilities = np.asarray(output.probabilities)
             prediction = to_prediction(probabilities, self.metadata.labels, threshold)
-            if self.drift:
-                self.drift.observe(int(np.argmax(probabilities)), prediction.score, output.tokens)
-            metrics.PREDICTIONS.labels(label=prediction.label).inc()
-            metrics.WINNING_SCORE.observe(prediction.score)
             results.append(
                 SentimentResult(
                     label=prediction.label,
@@ -79,10 +63,39 @@ class SentimentService:
                     model_version=self.version,
                 )
             )
-        metrics.TEXTS_PER_REQUEST.labels(route=route).observe(len(texts))
+        self.record(outputs, [result.label for result in results], route)
+        return results
+
+    def record(self, outputs: list[ModelOutput], labels: list[str], route: str) -> None:
+        """Count a request's answered texts (``labels``: what was answered) and feed the drift window."""
+        for output, label in zip(outputs, labels, strict=True):
+            winner = int(np.argmax(output.probabilities))
+            if self.drift:
+                self.drift.observe(winner, output.probabilities[winner], output.tokens)
+            metrics.PREDICTIONS.labels(label=label).inc()
+            metrics.WINNING_SCORE.observe(output.probabilities[winner])
+        metrics.TEXTS_PER_REQUEST.labels(route=route).observe(len(outputs))
         if self.drift:
             self.drift.publish()
-        return results
+
+    async def model_outputs(self, texts: list[str], long_text: str, field: str) -> list[ModelOutput]:
+        """The model's probabilities per text, in order: cache, then one costed, coalesced pass for the misses.
+
+        v2 sends every row of a request (texts, sentences, occlusion variants) through here in one call,
+        so they meet the same per-request limits, token budget and coalescer as v1's texts.
+        """
+        outputs: list[ModelOutput | None] = [None] * len(texts)
+        if self.cache:
+            keys = [cache_key(self.metadata.model_name, self.version, long_text, text) for text in texts]
+            outputs = await self.cache.get_many(keys)
+        misses = [index for index, output in enumerate(outputs) if output is None]
+        if misses:
+            computed = await self._run_model(texts, misses, long_text == "windows", field)
+            for index, output in zip(misses, computed, strict=True):
+                outputs[index] = output
+            if self.cache:
+                await self.cache.set_many({keys[i]: output for i, output in zip(misses, computed, strict=True)})
+        return outputs
 
     async def close(self) -> None:
         """Stop the coalescer's calls, then the Triton client they use."""

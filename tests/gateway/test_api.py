@@ -130,7 +130,8 @@ def test_service_info_health_readiness_and_docs(gateway: GatewayProcess) -> None
     documented = {f"{method.upper()} {path}" for path, operations in paths.items() for method in operations}
     pages = {"GET /openapi.json", "GET /docs", "GET /redoc", "GET /playground"}
     assert set(info["endpoints"]) == documented | pages
-    bodies = {"POST /v1/sentiment": {"text": "hi"}, "POST /v1/sentiment/batch": {"texts": ["hi"]}}
+    bodies = {f"POST /{v}/sentiment": {"text": "hi"} for v in ("v1", "v2")}
+    bodies |= {f"POST /{v}/sentiment/batch": {"texts": ["hi"]} for v in ("v1", "v2")}
     for endpoint in info["endpoints"]:
         method, path = endpoint.split(" ")
         assert httpx.request(method, gateway.url + path, json=bodies.get(endpoint)).status_code == 200, endpoint

@@ -9,8 +9,6 @@ from loadtest.corpus import BUILTIN_CORPUS, load_corpus
 
 pytestmark = pytest.mark.fast
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
 
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "data.tsv"
@@ -46,11 +44,3 @@ def test_builtin_corpus_when_no_path() -> None:
     corpus = load_corpus(None)
     assert corpus == list(BUILTIN_CORPUS)
     assert {example.label_name for example in corpus} == {"NEGATIVE", "POSITIVE"}
-
-
-@pytest.mark.skipif(not SHARED_DATA.exists(), reason="shared data sets not present")
-@pytest.mark.parametrize(
-    ("name", "rows"), [("sst2/dev.tsv", 872), ("uci/yelp_labelled.txt", 1000), ("cr/test.tsv", 377)]
-)
-def test_shared_data_sets_load_completely(name: str, rows: int) -> None:
-    assert len(load_tsv(SHARED_DATA / name)) == rows

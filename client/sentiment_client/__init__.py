@@ -2,7 +2,14 @@
 
 from importlib.metadata import version
 
-from sentiment_client.client import API_KEY_ENV, DEFAULT_URL, AsyncSentimentClient, Outcome, SentimentClient
+from sentiment_client.client import (
+    API_KEY_ENV,
+    DEFAULT_URL,
+    AnalysisOutcome,
+    AsyncSentimentClient,
+    Outcome,
+    SentimentClient,
+)
 from sentiment_client.errors import (
     ApiError,
     InferenceFailed,
@@ -15,7 +22,16 @@ from sentiment_client.errors import (
     TransportError,
     Unauthorized,
 )
-from sentiment_client.models import LongText, SentimentResult, ServiceInfo, ServiceLimits
+from sentiment_client.models import (
+    AnalysisResult,
+    Attribution,
+    Language,
+    LongText,
+    Sentence,
+    SentimentResult,
+    ServiceInfo,
+    ServiceLimits,
+)
 from sentiment_client.retry import RetryEvent, RetryPolicy
 
 __version__ = version("sentiment-client")
@@ -23,11 +39,15 @@ __version__ = version("sentiment-client")
 __all__ = [
     "API_KEY_ENV",
     "DEFAULT_URL",
+    "AnalysisOutcome",
+    "AnalysisResult",
     "ApiError",
     "AsyncSentimentClient",
+    "Attribution",
     "InferenceFailed",
     "InferenceTimeout",
     "InvalidInput",
+    "Language",
     "LongText",
     "ModelUnavailable",
     "Outcome",
@@ -35,6 +55,7 @@ __all__ = [
     "RateLimited",
     "RetryEvent",
     "RetryPolicy",
+    "Sentence",
     "SentimentClient",
     "SentimentError",
     "SentimentResult",

@@ -14,16 +14,17 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sentiment_client.checkpoint import Checkpoint
-from sentiment_client.client import AsyncSentimentClient, Outcome
+from sentiment_client.checkpoint import SENTENCES_PART, Checkpoint
+from sentiment_client.client import AnalysisOutcome, AsyncSentimentClient, Outcome
 from sentiment_client.errors import InferenceFailed, InferenceTimeout, InvalidInput, SentimentError
 from sentiment_client.formats import InputTable, open_writer
-from sentiment_client.models import LongText, SentimentResult
+from sentiment_client.models import AnalysisResult, LongText, SentimentResult
 
 # Errors that are about the rows of a request, not the service: those rows go to the failure file and the
 # run goes on. Anything else (unreachable after retries, wrong key) stops the run, resumable.
 ROW_ERRORS = (InvalidInput, InferenceFailed, InferenceTimeout)
 ROW_COLUMN = "row"
+SENTENCE_COLUMNS = (ROW_COLUMN, "sentence", "start", "end", "text")
 ERROR_COLUMNS = ("error_type", "error_message", "error_field", "request_id")
 CHECKPOINT_VERSION = 1
 # Written at once by the merge: Parquet row groups of a useful size. The merge holds a few copies of a group
@@ -51,6 +52,12 @@ class ScoreJob:
     neutral_threshold: float | None = None
     prefix: str = ""
     resume: bool = False
+    # Set: score through API v2 and write one row per sentence here (same format as the output).
+    sentences_output: Path | None = None
+
+    @property
+    def analyze(self) -> bool:
+        return self.sentences_output is not None
 
 
 @dataclass
@@ -75,15 +82,34 @@ class Progress(Protocol):
     def advance(self, rows: int) -> None: ...
 
 
-def result_schema(labels: Iterable[str], prefix: str) -> pa.Schema:
+def result_schema(labels: Iterable[str], prefix: str, analyze: bool = False) -> pa.Schema:
+    """The result columns; v2 adds the prediction set (labels joined by commas) and the language's code."""
+    v2_columns = [(f"{prefix}prediction_set", pa.string()), (f"{prefix}language", pa.string())] if analyze else []
     return pa.schema(
         [
             (f"{prefix}label", pa.string()),
             (f"{prefix}score", pa.float64()),
             *[(f"{prefix}score_{label}", pa.float64()) for label in labels],
+            *v2_columns,
             (f"{prefix}truncated", pa.bool_()),
             (f"{prefix}model", pa.string()),
             (f"{prefix}model_version", pa.string()),
+        ]
+    )
+
+
+def sentence_schema(labels: Iterable[str]) -> pa.Schema:
+    """The long-format sentence table: the input row each sentence is of, its place, offsets, text and scores."""
+    return pa.schema(
+        [
+            (ROW_COLUMN, pa.int64()),
+            ("sentence", pa.int64()),
+            ("start", pa.int64()),
+            ("end", pa.int64()),
+            ("text", pa.string()),
+            ("label", pa.string()),
+            ("score", pa.float64()),
+            *[(f"score_{label}", pa.float64()) for label in labels],
         ]
     )
 
@@ -113,17 +139,31 @@ def rechunk(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.Table]:
 
 
 def chunk_table(
-    chunk: pa.Table, first_row: int, outcomes: list[Outcome | SentimentError], labels: list[str], prefix: str
+    chunk: pa.Table,
+    first_row: int,
+    outcomes: list[Outcome | AnalysisOutcome | SentimentError],
+    labels: list[str],
+    prefix: str,
+    analyze: bool = False,
 ) -> pa.Table:
     """The chunk's rows with their result columns (null where failed), error columns (null where scored)
     and input row numbers: one file per chunk, split into output and failure file at the merge."""
-    results = [outcome if isinstance(outcome, SentimentResult) else None for outcome in outcomes]
+    results = [outcome if isinstance(outcome, SentimentResult | AnalysisResult) else None for outcome in outcomes]
     errors = [outcome if isinstance(outcome, SentimentError) else None for outcome in outcomes]
-    schema = result_schema(labels, prefix)
+    schema = result_schema(labels, prefix, analyze)
+    v2_values = (
+        [
+            [result and ",".join(result.prediction_set) for result in results],
+            [result and result.language.code for result in results],
+        ]
+        if analyze
+        else []
+    )
     result_values = [
         [result and result.label for result in results],
         [result and result.score for result in results],
         *[[result and result.scores.get(label) for result in results] for label in labels],
+        *v2_values,
         [result and result.truncated for result in results],
         [result and result.model for result in results],
         [result and result.model_version for result in results],
@@ -139,6 +179,27 @@ def chunk_table(
         table = table.append_column(schema_field, pa.array(values, type=schema_field.type))
     rows = pa.array(range(first_row, first_row + chunk.num_rows), type=pa.int64())
     return table.append_column(pa.field(ROW_COLUMN, pa.int64()), rows)
+
+
+def sentence_table(first_row: int, outcomes: list[AnalysisOutcome | SentimentError], labels: list[str]) -> pa.Table:
+    """One row per sentence of every analysed text of a chunk, in input order, keyed by the input row."""
+    rows = [
+        (first_row + position, index, sentence)
+        for position, outcome in enumerate(outcomes)
+        if isinstance(outcome, AnalysisResult)
+        for index, sentence in enumerate(outcome.sentences)
+    ]
+    columns = [
+        [row for row, _, _ in rows],
+        [index for _, index, _ in rows],
+        [sentence.start for *_, sentence in rows],
+        [sentence.end for *_, sentence in rows],
+        [sentence.text for *_, sentence in rows],
+        [sentence.label for *_, sentence in rows],
+        [sentence.score for *_, sentence in rows],
+        *[[sentence.scores.get(label) for *_, sentence in rows] for label in labels],
+    ]
+    return pa.table(columns, schema=sentence_schema(labels))
 
 
 class BulkScorer:
@@ -170,7 +231,7 @@ class BulkScorer:
         table = InputTable(job.input, job.input_format)
         self._check_column(table.schema)
         labels = (await self.client.info()).labels
-        results = result_schema(labels, job.prefix)
+        results = result_schema(labels, job.prefix, job.analyze)
         if clashes := sorted(set(results.names) & set(table.schema.names)):
             raise JobError(
                 f"the input already has column(s) {', '.join(clashes)}; name the result columns with --prefix, "
@@ -200,7 +261,7 @@ class BulkScorer:
             for task in in_flight:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
-        self._merge(table.schema, results)
+        self._merge(table.schema, results, labels)
 
     def _check_column(self, schema: pa.Schema) -> None:
         if self.job.column not in schema.names:
@@ -222,6 +283,7 @@ class BulkScorer:
             "long_text": job.long_text,
             "neutral_threshold": job.neutral_threshold,
             "prefix": job.prefix,
+            "sentences": job.analyze,
         }
         if self.checkpoint.exists():
             if not job.resume:
@@ -240,22 +302,33 @@ class BulkScorer:
         present = [position for position, text in enumerate(texts) if text is not None]
         # A null has no JSON string to send: it fails here, in the gateway's words for a missing text.
         missing = InvalidInput(0, "invalid_input", "no text (null)", field=job.column)
-        outcomes: list[Outcome | SentimentError] = [missing] * len(texts)
+        outcomes: list[Outcome | AnalysisOutcome | SentimentError] = [missing] * len(texts)
+        present_texts = [texts[position] for position in present]
         try:
-            scored: list[Outcome | SentimentError] = list(
-                await self.client.classify_many_outcomes(
-                    [texts[position] for position in present],
-                    long_text=job.long_text,
-                    neutral_threshold=job.neutral_threshold,
-                    batch_size=job.batch_size,
-                    concurrency=1,
+            if job.analyze:
+                scored: list[Outcome | AnalysisOutcome | SentimentError] = list(
+                    await self.client.analyze_many_outcomes(
+                        present_texts, long_text=job.long_text, batch_size=job.batch_size, concurrency=1
+                    )
                 )
-            )
+            else:
+                scored = list(
+                    await self.client.classify_many_outcomes(
+                        present_texts,
+                        long_text=job.long_text,
+                        neutral_threshold=job.neutral_threshold,
+                        batch_size=job.batch_size,
+                        concurrency=1,
+                    )
+                )
         except ROW_ERRORS as error:
             scored = [error] * len(present)
         for position, outcome in zip(present, scored, strict=True):
             outcomes[position] = outcome
-        self.checkpoint.write_chunk(index, chunk_table(chunk, first_row, outcomes, labels, job.prefix))
+        if job.analyze:
+            # Before the chunk itself: a chunk on disk is what marks it done, so its sentences must be there first.
+            self.checkpoint.write_chunk(index, sentence_table(first_row, outcomes, labels), part=SENTENCES_PART)
+        self.checkpoint.write_chunk(index, chunk_table(chunk, first_row, outcomes, labels, job.prefix, job.analyze))
         for outcome in outcomes:
             if isinstance(outcome, SentimentError):
                 self.summary.failures[outcome.type] += 1
@@ -263,7 +336,7 @@ class BulkScorer:
                 self.summary.scored += 1
         self.progress.advance(chunk.num_rows)
 
-    def _merge(self, input_schema: pa.Schema, results: pa.Schema) -> None:
+    def _merge(self, input_schema: pa.Schema, results: pa.Schema, labels: list[str]) -> None:
         """Every chunk, in input order: scored rows to the output, failed rows to the failure file (written
         only when there are some). Both appear under their names only when complete."""
         job = self.job
@@ -286,12 +359,25 @@ class BulkScorer:
             writer.close()
             if failure_writer is not None:
                 failure_writer.close()
+        if job.sentences_output is not None:
+            self._merge_sentences(job.sentences_output, sentence_schema(labels))
         output_tmp.replace(job.output)
         if failure_writer is not None:
             failures_tmp.replace(job.failures)
         else:
             job.failures.unlink(missing_ok=True)  # from an earlier run of the same job
         self.checkpoint.remove()
+
+    def _merge_sentences(self, path: Path, schema: pa.Schema) -> None:
+        """The sentence table, chunk by chunk in input order, under its name only when complete."""
+        temporary = path.with_name(path.name + ".tmp")
+        writer = open_writer(temporary, self.job.output_format, schema)
+        try:
+            for tables in _grouped(self.checkpoint.chunks(SENTENCES_PART), MERGE_BYTES):
+                writer.write(pa.concat_tables(tables).cast(schema))
+        finally:
+            writer.close()
+        temporary.replace(path)
 
 
 def _grouped(tables: Iterable[pa.Table], max_bytes: int) -> Iterator[list[pa.Table]]:

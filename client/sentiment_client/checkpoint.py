@@ -19,6 +19,8 @@ from pyarrow import ipc
 
 MANIFEST = "manifest.json"
 CHUNK_PREFIX = "chunk-"
+# With --sentences-output, each chunk's sentence rows; written before the chunk, whose file marks it done.
+SENTENCES_PART = "sentences-"
 CHUNK_SUFFIX = ".arrow"
 
 
@@ -57,23 +59,23 @@ class Checkpoint:
             for path in self.directory.glob(f"{CHUNK_PREFIX}*{CHUNK_SUFFIX}")
         }
 
-    def write_chunk(self, index: int, table: pa.Table) -> None:
+    def write_chunk(self, index: int, table: pa.Table, part: str = CHUNK_PREFIX) -> None:
         sink = pa.BufferOutputStream()
         with ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
-        _write_atomically(self._chunk_path(index), sink.getvalue().to_pybytes())
+        _write_atomically(self._chunk_path(index, part), sink.getvalue().to_pybytes())
 
-    def chunks(self) -> Iterator[pa.Table]:
-        """Every finished chunk, in input order, one at a time."""
+    def chunks(self, part: str = CHUNK_PREFIX) -> Iterator[pa.Table]:
+        """Every finished chunk (or its ``part``), in input order, one at a time."""
         for index in sorted(self.completed()):
-            with pa.OSFile(str(self._chunk_path(index))) as source:
+            with pa.OSFile(str(self._chunk_path(index, part))) as source:
                 yield ipc.open_file(source).read_all()
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
 
-    def _chunk_path(self, index: int) -> Path:
-        return self.directory / f"{CHUNK_PREFIX}{index:09d}{CHUNK_SUFFIX}"
+    def _chunk_path(self, index: int, part: str = CHUNK_PREFIX) -> Path:
+        return self.directory / f"{part}{index:09d}{CHUNK_SUFFIX}"
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--long-text", choices=("truncate", "windows"), default="truncate")
     score.add_argument("--neutral-threshold", type=_probability, help="answer NEUTRAL under this winning score")
     score.add_argument("--prefix", default="", help="prefix of the result columns, e.g. sentiment_")
+    score.add_argument(
+        "--sentences-output",
+        type=Path,
+        help="score through API v2 (calibrated label, prediction_set and language columns) and write each text's "
+        "sentences here, one row per sentence keyed by the input row (row, sentence, start, end, text, label, "
+        "score, score_<LABEL>), in the output's format",
+    )
     score.add_argument("--resume", action="store_true", help="continue an interrupted run of the same job")
     score.add_argument(
         "--deadline", type=float, default=RetryPolicy.deadline_s, help="seconds one request may take, retries included"
@@ -112,6 +119,7 @@ def job_from(arguments: argparse.Namespace) -> ScoreJob:
         neutral_threshold=arguments.neutral_threshold,
         prefix=arguments.prefix,
         resume=arguments.resume,
+        sentences_output=arguments.sentences_output,
     )
 
 
@@ -162,7 +170,10 @@ async def score(arguments: argparse.Namespace, job: ScoreJob, summary: Summary) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    if arguments.sentences_output and arguments.neutral_threshold is not None:
+        parser.error("--neutral-threshold is v1's band; with --sentences-output (v2) the prediction set says unsure")
     try:
         job = job_from(arguments)
     except FormatError as error:

@@ -16,8 +16,10 @@ from anyio.from_thread import start_blocking_portal
 from pydantic import BaseModel
 
 from sentiment_client.errors import ApiError, InvalidInput, SentimentError, TransportError, error_from_response
-from sentiment_client.models import LongText, SentimentResult, ServiceInfo, ServiceLimits
+from sentiment_client.models import AnalysisResult, LongText, SentimentResult, ServiceInfo, ServiceLimits
 from sentiment_client.protocol import (
+    AnalysisOptions,
+    Options,
     ScoringOptions,
     batch_body,
     encode_text,
@@ -30,11 +32,25 @@ from sentiment_client.retry import Attempts, RetryEvent, RetryPolicy
 DEFAULT_URL = "http://127.0.0.1:8080"
 API_KEY_ENV = "SENTIMENT_API_KEY"
 
+P = ParamSpec("P")
+R = TypeVar("R")
 Outcome = SentimentResult | ApiError
+AnalysisOutcome = AnalysisResult | ApiError
 
 
 class _BatchResponse(BaseModel):
     results: list[SentimentResult]
+
+
+class _BatchAnalysisResponse(BaseModel):
+    results: list[AnalysisResult]
+
+
+# Batch path and answer per API version; a text's options say which version it is for.
+_BATCH_ENDPOINTS: dict[type, tuple[str, type[_BatchResponse] | type[_BatchAnalysisResponse]]] = {
+    ScoringOptions: ("/v1/sentiment/batch", _BatchResponse),
+    AnalysisOptions: ("/v2/sentiment/batch", _BatchAnalysisResponse),
+}
 
 
 class AsyncSentimentClient:
@@ -118,10 +134,7 @@ class AsyncSentimentClient:
             batch_size=batch_size,
             concurrency=concurrency,
         )
-        for outcome in outcomes:
-            if isinstance(outcome, ApiError):
-                raise outcome
-        return outcomes  # type: ignore[return-value]  # no error left, so every item is a result
+        return _raise_first_error(outcomes)
 
     async def classify_many_outcomes(
         self,
@@ -135,38 +148,76 @@ class AsyncSentimentClient:
         """Like ``classify_many``, but a text the gateway refuses (empty, too long) gets its error in its place
         while the others are classified. Errors that are not about one text (unreachable server after
         retries, a wrong key) are raised."""
+        return await self._many_outcomes(texts, ScoringOptions(long_text, neutral_threshold), batch_size, concurrency)
+
+    async def analyze(self, text: str, *, long_text: LongText = "truncate", explain: bool = False) -> AnalysisResult:
+        """API v2 on one text: calibrated label and prediction set, sentences with offsets, language, and with
+        ``explain`` each word's occlusion weight. Raises like ``classify``."""
+        response = await self._send("POST", "/v2/sentiment", single_body(text, AnalysisOptions(long_text, explain)))
+        return AnalysisResult.model_validate_json(response.content)
+
+    async def analyze_many(
+        self,
+        texts: Sequence[str],
+        *,
+        long_text: LongText = "truncate",
+        explain: bool = False,
+        batch_size: int | None = None,
+        concurrency: int = 4,
+    ) -> list[AnalysisResult]:
+        """``analyze`` for many texts, split and sent as ``classify_many`` does; raises the first refusal."""
+        outcomes = await self.analyze_many_outcomes(
+            texts, long_text=long_text, explain=explain, batch_size=batch_size, concurrency=concurrency
+        )
+        return _raise_first_error(outcomes)
+
+    async def analyze_many_outcomes(
+        self,
+        texts: Sequence[str],
+        *,
+        long_text: LongText = "truncate",
+        explain: bool = False,
+        batch_size: int | None = None,
+        concurrency: int = 4,
+    ) -> list[AnalysisOutcome]:
+        """Like ``analyze_many``, a refused text (empty, too long, a refused language) getting its error in place."""
+        return await self._many_outcomes(texts, AnalysisOptions(long_text, explain), batch_size, concurrency)
+
+    async def _many_outcomes(
+        self, texts: Sequence[str], options: Options, batch_size: int | None, concurrency: int
+    ) -> list[Any]:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        options = ScoringOptions(long_text, neutral_threshold)
         encoded = [encode_text(text) for text in texts]
         requests = plan_requests([len(item) for item in encoded], await self.limits(), options, batch_size)
-        outcomes: list[Outcome] = []
+        outcomes: list[Any] = []
         slots = asyncio.Semaphore(concurrency)
 
-        async def run(indices: range) -> list[Outcome]:
+        async def run(indices: range) -> list[Any]:
             async with slots:
-                return await self._classify_encoded(encoded[indices.start : indices.stop], options)
+                return await self._score_encoded(encoded[indices.start : indices.stop], options)
 
         for part in await _gather_or_cancel([run(indices) for indices in requests]):
             outcomes.extend(part)
         return outcomes
 
-    async def _classify_encoded(self, encoded: list[bytes], options: ScoringOptions) -> list[Outcome]:
+    async def _score_encoded(self, encoded: list[bytes], options: Options) -> list[Any]:
         """One batch request; when the gateway names one bad text, that text gets the error and the others
         are sent again (a 413 for a body of several texts halves it)."""
+        path, answer = _BATCH_ENDPOINTS[type(options)]
         try:
-            response = await self._send("POST", "/v1/sentiment/batch", batch_body(encoded, options))
+            response = await self._send("POST", path, batch_body(encoded, options))
         except InvalidInput as error:
             index = text_index(error.field)
             if index is not None and 0 <= index < len(encoded):
-                rest = await self._classify_encoded(encoded[:index] + encoded[index + 1 :], options)
+                rest = await self._score_encoded(encoded[:index] + encoded[index + 1 :], options)
                 return [*rest[:index], error, *rest[index:]]
             if error.status_code == 413 and len(encoded) > 1:
                 half = len(encoded) // 2
-                first = await self._classify_encoded(encoded[:half], options)
-                return first + await self._classify_encoded(encoded[half:], options)
+                first = await self._score_encoded(encoded[:half], options)
+                return first + await self._score_encoded(encoded[half:], options)
             raise
-        results = _BatchResponse.model_validate_json(response.content).results
+        results = answer.model_validate_json(response.content).results
         if len(results) != len(encoded):
             raise ApiError(response.status_code, "bad_answer", f"{len(results)} results for {len(encoded)} texts")
         return list(results)
@@ -192,7 +243,14 @@ class AsyncSentimentClient:
             await asyncio.sleep(delay_s)
 
 
-async def _gather_or_cancel(coroutines: list[Coroutine[Any, Any, list[Outcome]]]) -> list[list[Outcome]]:
+def _raise_first_error(outcomes: list[R]) -> list[R]:
+    for outcome in outcomes:
+        if isinstance(outcome, ApiError):
+            raise outcome
+    return outcomes
+
+
+async def _gather_or_cancel(coroutines: list[Coroutine[Any, Any, list[Any]]]) -> list[list[Any]]:
     """``asyncio.gather`` that cancels the other requests as soon as one fails, instead of letting them run."""
     tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
     try:
@@ -200,10 +258,6 @@ async def _gather_or_cancel(coroutines: list[Coroutine[Any, Any, list[Outcome]]]
     finally:
         for task in tasks:
             task.cancel()
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 def _blocking(
@@ -257,6 +311,9 @@ class SentimentClient:
     classify = _blocking(AsyncSentimentClient.classify)
     classify_many = _blocking(AsyncSentimentClient.classify_many)
     classify_many_outcomes = _blocking(AsyncSentimentClient.classify_many_outcomes)
+    analyze = _blocking(AsyncSentimentClient.analyze)
+    analyze_many = _blocking(AsyncSentimentClient.analyze_many)
+    analyze_many_outcomes = _blocking(AsyncSentimentClient.analyze_many_outcomes)
 
 
 async def _make_async_client(url: str, **options: Any) -> AsyncSentimentClient:

@@ -44,3 +44,52 @@ class ServiceInfo(BaseModel):
     labels: list[str]
     max_length: int
     limits: ServiceLimits | None = None
+
+
+class LabelledScores(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    label: str = Field(description="The most likely label; NEUTRAL when a two-label prediction set holds both.")
+    score: float = Field(description="Calibrated probability of the most likely of the model's labels.")
+    scores: dict[str, float] = Field(description="Calibrated probability of every label.")
+
+
+class Sentence(LabelledScores):
+    """One sentence of a v2 answer: ``text[start:end]`` of the text sent (offsets count code points)."""
+
+    text: str
+    start: int
+    end: int
+
+
+class Language(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    code: str = Field(description="ISO 639-1 code of the most likely language.")
+    confidence: float
+    supported: bool = Field(description="Whether the served model was trained for it.")
+
+
+class Attribution(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    word: str
+    start: int
+    end: int
+    weight: float = Field(description="Drop in the winning label's probability when the word is left out.")
+
+
+class AnalysisResult(LabelledScores):
+    """One text's v2 answer (``POST /v2/sentiment``): calibrated label and set, sentences, language, reasons."""
+
+    model_config = ConfigDict(protected_namespaces=(), extra="ignore", frozen=True)
+
+    calibrated: bool
+    prediction_set: list[str] = Field(description="One label: confident; more: unsure.")
+    sentences: list[Sentence]
+    language: Language
+    attributions: list[Attribution] | None = Field(None, description="Only when asked with explain=True.")
+    truncated: bool
+    windows: int = 1
+    model: str
+    model_version: str

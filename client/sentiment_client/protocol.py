@@ -13,7 +13,7 @@ from sentiment_client.models import LongText, ServiceLimits
 
 @dataclass(frozen=True)
 class ScoringOptions:
-    """Per-call choices the gateway accepts on both endpoints."""
+    """Per-call choices the gateway accepts on both v1 endpoints."""
 
     long_text: LongText = "truncate"
     neutral_threshold: float | None = None
@@ -25,6 +25,20 @@ class ScoringOptions:
         return fields
 
 
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Per-call choices of the v2 endpoints (no neutral band there: the prediction set says when unsure)."""
+
+    long_text: LongText = "truncate"
+    explain: bool = False
+
+    def fields(self) -> dict[str, object]:
+        return {"long_text": self.long_text, "explain": self.explain}
+
+
+Options = ScoringOptions | AnalysisOptions
+
+
 def encode_text(text: str) -> bytes:
     """One text as a JSON string. UTF-8 keeps non-ASCII text small; a lone surrogate (no character, so
     not encodable) is sent escaped, for the gateway to name in its answer like any other bad text."""
@@ -34,20 +48,20 @@ def encode_text(text: str) -> bytes:
         return json.dumps(text).encode()
 
 
-def single_body(text: str, options: ScoringOptions) -> bytes:
+def single_body(text: str, options: Options) -> bytes:
     return b'{"text":' + encode_text(text) + b"," + _options_json(options) + b"}"
 
 
-def batch_body(encoded_texts: Sequence[bytes], options: ScoringOptions) -> bytes:
+def batch_body(encoded_texts: Sequence[bytes], options: Options) -> bytes:
     return b'{"texts":[' + b",".join(encoded_texts) + b"]," + _options_json(options) + b"}"
 
 
-def _options_json(options: ScoringOptions) -> bytes:
+def _options_json(options: Options) -> bytes:
     return json.dumps(options.fields(), separators=(",", ":")).encode()[1:-1]
 
 
 def plan_requests(
-    sizes: Sequence[int], limits: ServiceLimits, options: ScoringOptions, batch_size: int | None = None
+    sizes: Sequence[int], limits: ServiceLimits, options: Options, batch_size: int | None = None
 ) -> list[range]:
     """Consecutive index ranges, each one request: at most ``batch_size`` (and the server's maximum) texts
     and a body within ``max_body_bytes``. A single text too large for any body gets a request of its own,

@@ -162,3 +162,49 @@ def test_api_key_is_sent_only_when_filled(page: Page, keyed_gateway: GatewayProc
     sent = [request.headers.get("authorization") for request in watch.requests if "/v1/" in request.url]
     assert sent == [None, f"Bearer {api_key}"]
     watch.assert_clean(keyed_gateway)
+
+
+def test_detailed_analysis_shades_sentences_by_label_and_words_by_weight(
+    page: Page, playground_gateway: GatewayProcess, artifacts_dir: Path
+) -> None:
+    mixed = "I loved the food 😍. The service was terrible."
+    watch = open_playground(page, playground_gateway)
+    page.locator("#texts").fill(f"{mixed}\n{NEGATIVE_TEXT}")
+    page.locator("#explain").check()  # asks for the detailed analysis too
+    expect(page.locator("#detailed")).to_be_checked()
+    with page.expect_response("**/v2/sentiment/batch", timeout=RESULT_TIMEOUT_MS) as answer:
+        page.locator("#submit").click()
+    expect(page.locator("#results .result")).to_have_count(2, timeout=RESULT_TIMEOUT_MS)
+    results = answer.value.json()["results"]
+
+    shown = page.eval_on_selector_all(
+        "#results .result",
+        """rows => rows.map(row => ({
+            set: row.querySelector('.prediction-set').textContent,
+            sentences: [...row.querySelectorAll('.sentence')].map(node => ({
+                text: node.textContent, label: node.dataset.label, background: getComputedStyle(node).backgroundColor,
+            })),
+            words: [...row.querySelectorAll('.word')].map(node => ({
+                text: node.textContent, weight: Number(node.dataset.weight), label: node.dataset.label,
+                alpha: Number(getComputedStyle(node).backgroundColor.split(',')[3]?.replace(')', '') ?? 1),
+            })),
+        }))""",
+    )
+    first = shown[0]
+    assert [(s["text"], s["label"]) for s in first["sentences"]] == [
+        ("I loved the food 😍.", "POSITIVE"),
+        ("The service was terrible.", "NEGATIVE"),
+    ]
+    assert first["sentences"][0]["background"] != first["sentences"][1]["background"]
+    for row, result in zip(shown, results, strict=True):
+        assert row["set"] == ", ".join(result["prediction_set"])
+        assert [word["text"] for word in row["words"]] == [a["word"] for a in result["attributions"]]
+    page.screenshot(path=artifacts_dir / "playground-v2.png", full_page=True)
+    # "terrible" pushes toward the negative answer: shaded in the answer's colour; the shade follows |weight|.
+    words = {word["text"]: word for word in shown[1]["words"]}
+    assert results[1]["label"] == "NEGATIVE"
+    assert words["terrible"]["weight"] > 0 and words["terrible"]["label"] == "NEGATIVE"
+    by_weight = sorted(shown[1]["words"], key=lambda word: abs(word["weight"]))
+    assert [word["alpha"] for word in by_weight] == sorted(word["alpha"] for word in by_weight)
+    assert by_weight[-1]["alpha"] == pytest.approx(0.6, abs=0.01)
+    watch.assert_clean(playground_gateway)

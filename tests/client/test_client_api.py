@@ -17,10 +17,9 @@ from sentiment_client import (
     RetryPolicy,
     SentimentClient,
     SentimentResult,
-    TransportError,
     Unauthorized,
 )
-from support import MAX_TEXT_CHARS, MAX_TEXTS, TINY_MODEL_NAME, GatewayProcess, free_port, metric_value, scrape
+from support import MAX_TEXT_CHARS, MAX_TEXTS, TINY_MODEL_NAME, GatewayProcess, metric_value, scrape
 
 pytestmark = pytest.mark.slow
 
@@ -137,18 +136,6 @@ def test_503_is_retried_until_the_deadline_then_raised(orphan_gateway: GatewayPr
     assert raised.value.status_code == 503 and raised.value.attempts == len(retries) + 1 >= 2
     assert all(event.delay_s >= 1 for event in retries)  # the gateway's Retry-After: 1
     assert elapsed <= policy.deadline_s + 1
-
-
-async def test_connection_errors_are_retried_within_the_deadline() -> None:
-    retries: list[RetryEvent] = []
-    started = time.monotonic()
-    async with AsyncSentimentClient(
-        f"http://127.0.0.1:{free_port()}", retry=RetryPolicy(deadline_s=1.5, base_delay_s=0.05), on_retry=retries.append
-    ) as client:
-        with pytest.raises(TransportError) as raised:
-            await client.classify("nobody listens")
-    assert len(retries) >= 2 and raised.value.attempts == len(retries) + 1
-    assert time.monotonic() - started <= 2.5
 
 
 def test_the_api_key_comes_from_the_argument_or_the_environment(

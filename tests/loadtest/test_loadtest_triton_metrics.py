@@ -1,4 +1,4 @@
-"""Reading Triton's batching counters: the parser on Triton's exposition format, and a real Triton's endpoint."""
+"""Reading a real Triton's batching counters; the parser alone is tests/loadtest/test_triton_metrics_parser.py."""
 
 import pytest
 import tritonclient.http as triton_http
@@ -6,33 +6,9 @@ from support import TINY_MODEL_NAME
 
 from contract.metadata import ServingMetadata
 from loadtest.bench.limit import gateway_batches, gateway_encoder
-from loadtest.bench.triton_metrics import InferenceCounts, parse_counts, read_counts
+from loadtest.bench.triton_metrics import InferenceCounts, read_counts
 
 pytestmark = pytest.mark.slow
-
-# The shape of Triton 2.51's /metrics: one sample per model and version, other families around them.
-EXPOSITION = """# HELP nv_inference_count Number of inferences performed (does not include cached requests)
-# TYPE nv_inference_count counter
-nv_inference_count{model="sentiment",version="1"} 120
-nv_inference_count{model="sentiment",version="2"} 30
-nv_inference_count{model="other",version="1"} 999
-# HELP nv_inference_exec_count Number of model executions performed (does not include cached requests)
-# TYPE nv_inference_exec_count counter
-nv_inference_exec_count{model="sentiment",version="1"} 10
-nv_inference_exec_count{model="sentiment",version="2"} 5
-nv_inference_exec_count{model="other",version="1"} 1
-# HELP nv_inference_queue_duration_us Cumulative inference queuing duration in microseconds
-# TYPE nv_inference_queue_duration_us counter
-nv_inference_queue_duration_us{model="sentiment",version="1"} 5000
-"""
-
-
-def test_counts_are_summed_over_versions_of_the_named_model_only() -> None:
-    assert parse_counts(EXPOSITION, "sentiment") == InferenceCounts(rows=150, executions=15)
-    assert parse_counts(EXPOSITION, "absent") == InferenceCounts(rows=0, executions=0)
-    window = parse_counts(EXPOSITION, "sentiment") - InferenceCounts(rows=110, executions=11)
-    assert window.rows_per_execution == 10
-    assert InferenceCounts(rows=0, executions=0).rows_per_execution is None
 
 
 def test_a_real_tritons_counters_move_by_the_rows_and_batches_it_ran(triton) -> None:

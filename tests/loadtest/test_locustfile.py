@@ -16,18 +16,9 @@ from support import (
     start_gateway,
 )
 
-from loadtest.corpus import TextStream
-
 pytestmark = pytest.mark.slow
 
 SST2_TRAIN = SST2_DEV.with_name("train.tsv")  # 67k sentences: what `make loadtest` sends by default
-
-
-def test_the_stream_sends_every_distinct_text_once_before_any_repeats() -> None:
-    stream = TextStream(["a", "b", "c", "b", "d"], seed=7)
-    first_pass = stream.take(3) + stream.take(1)
-    assert sorted(first_pass) == ["a", "b", "c", "d"] and not stream.repeated
-    assert stream.take(2) == first_pass[:2] and stream.repeated
 
 
 @pytest.fixture(scope="module")

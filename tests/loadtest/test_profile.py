@@ -1,4 +1,5 @@
-"""The gateway profiler: its summary of a py-spy file, and one short real run against Triton and a gateway."""
+"""The gateway profiler, one short real run against Triton and a gateway; its summary of a py-spy file alone is
+tests/loadtest/test_profile_summary.py."""
 
 from pathlib import Path
 
@@ -10,20 +11,6 @@ from loadtest.corpus import BUILTIN_CORPUS
 from loadtest.profile import profile_gateway, top_functions
 
 pytestmark = pytest.mark.slow
-
-
-def test_top_functions_share_samples_by_own_time_and_with_callees(tmp_path: Path) -> None:
-    raw = tmp_path / "profile.txt"
-    raw.write_text(
-        "main (a.py:1);serve (a.py:2);parse (b.py:3) 6\n"
-        "main (a.py:1);serve (a.py:2);infer (c.py:4) 3\n"
-        "main (a.py:1);idle (a.py:9) 1\n"
-    )
-    own, inclusive = top_functions(raw, count=10)
-    assert own == [("parse (b.py:3)", 0.6), ("infer (c.py:4)", 0.3), ("idle (a.py:9)", 0.1)]
-    # main is in every sample (the server's own stack) and is left out; serve holds parse and infer.
-    assert inclusive[0] == ("serve (a.py:2)", 0.9)
-    assert "main (a.py:1)" not in dict(inclusive)
 
 
 def test_a_short_profile_of_a_real_gateway_names_the_gateways_code(model_repository: Path, tmp_path: Path) -> None:

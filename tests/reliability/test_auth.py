@@ -1,14 +1,12 @@
 """API keys: off by default, on when digests are configured; Bearer or X-API-Key; 401 with one JSON body;
 public paths configurable; the key itself never reaches the log."""
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from support import REPO_ROOT, GatewayProcess, RunningTriton, gateway_settings, start_gateway
+from support import GatewayProcess, RunningTriton, gateway_settings, start_gateway
 
 from gateway.api.auth import digest
 
@@ -142,14 +140,3 @@ def test_keys_never_reach_the_log(keyed_gateway: GatewayProcess) -> None:
     log = keyed_gateway.log()
     for secret in (KEY, OTHER_KEY, WRONG_KEY):
         assert secret not in log
-
-
-def test_the_hash_command_prints_the_digest_to_configure() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway.api.auth", "hash", KEY],
-        check=True,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert result.stdout.strip() == digest(KEY)

@@ -14,6 +14,7 @@ import asyncio
 import json
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -38,12 +39,13 @@ async def measure(
     batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
     async with httpx.AsyncClient(base_url=url, timeout=120) as client:
         (await client.post(path, json={"texts": batches[0], **options})).raise_for_status()
-        done, failed, position = 0, 0, 0
+        done, position = 0, 0
+        failed: Counter[int] = Counter()
         deadline = time.perf_counter() + args.seconds
         started = time.perf_counter()
 
         async def worker() -> None:
-            nonlocal done, failed, position
+            nonlocal done, position
             while time.perf_counter() < deadline:
                 batch = batches[position % len(batches)]
                 position += 1
@@ -51,11 +53,11 @@ async def measure(
                 if response.status_code == 200:
                     done += len(batch)
                 else:
-                    failed += 1
+                    failed[response.status_code] += 1
 
         await asyncio.gather(*(worker() for _ in range(args.concurrency)))
         elapsed = time.perf_counter() - started
-    return {"texts": done, "failed_requests": failed, "seconds": elapsed, "texts_per_s": done / elapsed}
+    return {"texts": done, "failed_requests": dict(failed), "seconds": elapsed, "texts_per_s": done / elapsed}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(
                             f"{corpus:12} {mode:11} {figures['texts_per_s']:7.1f} texts/s "
                             f"({figures['texts']} texts in {figures['seconds']:.1f} s, "
-                            f"{figures['failed_requests']} requests failed)",
+                            f"requests not answered 200, by status: {figures['failed_requests'] or 'none'})",
                             flush=True,
                         )
             finally:

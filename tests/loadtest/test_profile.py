@@ -20,4 +20,5 @@ def test_a_short_profile_of_a_real_gateway_names_the_gateways_code(model_reposit
     assert sample.errors == 0 and sample.latencies_s and sample.server_cpu_s > 0
     own, inclusive = top_functions(raw, count=200)
     assert own, "py-spy recorded no samples"
-    assert any("gateway/pipeline/service.py" in frame for frame, _ in inclusive), "the worker's own code is in the profile"
+    worker_code = "gateway/pipeline/service.py"
+    assert any(worker_code in frame for frame, _ in inclusive), "the worker's own code is in the profile"

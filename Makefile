@@ -27,9 +27,11 @@ GATEWAY_WORKERS ?= 2
 
 # Optional: a sentence<TAB>label file of typical traffic, for the drift reference profile.
 REFERENCE ?=
+# Optional: a labelled sentence<TAB>label file to calibrate v2's scores and prediction sets on.
+CALIBRATION ?=
 
 EXPORT := $(BIN)/python -m export --model "$(MODEL)" --name $(NAME) --repository $(REPOSITORY) \
-	$(if $(REFERENCE),--reference-data "$(REFERENCE)")
+	$(if $(REFERENCE),--reference-data "$(REFERENCE)") $(if $(CALIBRATION),--calibration-data "$(CALIBRATION)")
 GATEWAY_URL := http://127.0.0.1:$(GATEWAY_PORT)
 
 # make deploy: see docs/deploy-eks.md. Its settings (OVERLAY, DRY_RUN, TLS_CERT_ARN, ...) are declared once, in
@@ -92,7 +94,7 @@ $(DEPLOY_VENV)/.installed: pyproject.toml constraints.txt
 model: setup
 	@$(EXPORT) --reuse
 
-export: setup ## Export MODEL to ONNX into the model repository (FORCE=1 to overwrite, REFERENCE=file.tsv for drift)
+export: setup ## Export MODEL to ONNX into the model repository (FORCE=1 to overwrite, REFERENCE=file.tsv for drift, CALIBRATION=file.tsv for v2)
 	$(EXPORT) $(if $(FORCE),--force)
 
 triton: setup model ## Start the local tritonserver (CPU; TRITON_CONFIG=cpu-strict to batch like a GPU)

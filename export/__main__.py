@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.reuse and not args.force:
             version_dir = args.repository / args.name / str(args.version)
-            verdict = compare_with_existing(version_dir, args.model, args.quantize or "fp32", args.reference_data)
+            verdict = compare_with_existing(
+                version_dir, args.model, args.quantize or "fp32", args.reference_data, args.calibration_data
+            )
             if verdict.reason:
                 logger.info("%s", verdict.reason)
             if verdict.reuse:

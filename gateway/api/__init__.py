@@ -1,4 +1,4 @@
-"""The HTTP edge: the app and its lifespan, routes, admission (key, quota, permit), limits, errors as JSON, the playground.
+"""The HTTP edge: the app and its lifespan, routes, admission (key, quota, permit), limits, errors, the playground.
 
 It may import the pipeline; the pipeline never imports it.
 """

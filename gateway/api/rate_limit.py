@@ -37,8 +37,10 @@ class RateLimiter:
     def __init__(self, rate_limit: str, redis_url: str | None) -> None:
         self.item: RateLimitItem = parse(rate_limit)
         self.storage: Storage = (
+            # The class itself is named, so no "async+" scheme prefix is needed: redis:// and ElastiCache's
+            # rediss:// (TLS) reach redis-py's from_url as they are.
             RedisStorage(
-                redis_url.replace("redis://", "async+redis://", 1),
+                redis_url,
                 implementation="redispy",
                 socket_timeout=REDIS_TIMEOUT_S,
                 socket_connect_timeout=REDIS_TIMEOUT_S,

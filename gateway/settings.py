@@ -50,6 +50,13 @@ class Settings(BaseSettings):
         "it passes and drops the request's rows still queued. Triton gets the time left too, which it honours only "
         "where its config sets a queue policy (ours do not: it stalls Triton 2.51's batcher).",
     )
+    triton_backstop_s: float = Field(
+        60.0,
+        gt=0,
+        description="How long the gateway waits for Triton to answer a call whose callers have all been answered "
+        "504: the call keeps its slot until Triton answers, so abandoned work cannot pile up at Triton; only a "
+        "Triton that hangs for this long frees the slot without an answer. At least GATEWAY_TRITON_TIMEOUT_S.",
+    )
     window_stride: int = Field(
         128,
         ge=0,
@@ -164,6 +171,12 @@ class Settings(BaseSettings):
     def _request_fits_the_budget(self) -> "Settings":
         if self.max_tokens_per_request > self.max_tokens_held:
             raise ValueError("max_tokens_per_request must not exceed max_tokens_held, or such a request never fits")
+        return self
+
+    @model_validator(mode="after")
+    def _backstop_outlasts_the_deadline(self) -> "Settings":
+        if self.triton_backstop_s < self.triton_timeout_s:
+            raise ValueError("triton_backstop_s must be at least triton_timeout_s, or calls end before their callers")
         return self
 
     @cached_property

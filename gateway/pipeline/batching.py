@@ -212,7 +212,7 @@ class Coalescer:
             input_ids = np.concatenate([entry.batch.input_ids for entry in entries])
             attention_mask = np.concatenate([entry.batch.attention_mask for entry in entries])
             metrics.BATCH_ROWS.labels(bucket=str(bucket)).observe(len(input_ids))
-            # The call lasts as long as someone in it still waits; each caller stops waiting at its own deadline.
+            # Each caller stops waiting at its own deadline; the call (and its slot) lasts until Triton answers.
             logits = await self.run_batch(input_ids, attention_mask, max(entry.deadline for entry in entries))
             answers: list[np.ndarray] | Exception = split_logits(logits, entries)
         except asyncio.CancelledError:

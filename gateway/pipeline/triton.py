@@ -57,8 +57,8 @@ class TritonModel:
         self.client = triton_http.InferenceServerClient(
             settings.triton_url,
             conn_limit=settings.triton_connections,
-            # Backstop only: each call has its own, tighter deadline (see infer).
-            conn_timeout=settings.triton_timeout_s + 5,
+            # Outlasts the call's own backstop (see infer), so that one is what ends a hung call.
+            conn_timeout=settings.triton_backstop_s + 5,
         )
         self.verified = False
 
@@ -109,10 +109,14 @@ class TritonModel:
         return True, None
 
     async def infer(self, input_ids: np.ndarray, attention_mask: np.ndarray, deadline: float) -> np.ndarray:
-        """Logits for one padded batch (one shape), or an error once the loop time passes ``deadline``.
+        """Logits for one padded batch (one shape); ``deadline`` is when its last caller stops waiting.
 
-        Triton gets the time left as the request's queue timeout, so a request that could only
-        finish too late is dropped there too instead of using the model for an answer nobody waits for.
+        Triton gets the time left as the request's queue timeout, so where its config honours it a request
+        that could only start too late is dropped there instead of using the model for an answer nobody
+        waits for. Once sent, the call waits for Triton's answer past ``deadline`` (callers already had
+        their 504 from the coalescer): HTTP cannot cancel a request Triton runs, so giving up at the
+        deadline would only free the caller's call slot for more work while Triton still computes this
+        one. Only ``GATEWAY_TRITON_BACKSTOP_S`` ends a call Triton never answers.
         """
         if not self.verified:
             ready, reason = await self.ready()
@@ -132,7 +136,7 @@ class TritonModel:
         started = time.perf_counter()
         outcome = "ok"
         try:
-            async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout(self.settings.triton_backstop_s):
                 result = await self.client.infer(
                     self.metadata.model_name,
                     inputs,
@@ -142,7 +146,9 @@ class TritonModel:
                 )
         except TimeoutError as error:
             outcome = "timeout"
-            raise InferenceTimeout(f"Triton did not answer within {self.settings.triton_timeout_s:g} s") from error
+            raise InferenceTimeout(
+                f"Triton did not answer within {self.settings.triton_backstop_s:g} s (GATEWAY_TRITON_BACKSTOP_S)"
+            ) from error
         except (aiohttp.ClientError, OSError) as error:
             outcome = "unreachable"
             self.verified = False  # Triton may come back with another model; check again

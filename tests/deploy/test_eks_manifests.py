@@ -245,6 +245,21 @@ def test_every_container_has_requests_and_limits(rendered: Rendered) -> None:
                 assert {"cpu", "memory"} <= set(c["resources"][kind]), (deployment["metadata"]["name"], kind)
 
 
+MEBIBYTES = {"Mi": 1, "Gi": 1024}
+
+
+def mebibytes(quantity: str) -> int:
+    return int(quantity[:-2]) * MEBIBYTES[quantity[-2:]]
+
+
+def test_gateway_memory_limit_holds_every_worker_at_its_bound(rendered: Rendered) -> None:
+    # docs/reliability.md: 400 MB RSS per worker at most, about 50 MB for the uvicorn supervisor.
+    workers = int(rendered.configmap("gateway-config")["data"]["GATEWAY_WORKERS"])
+    resources = container(rendered.get("Deployment", "gateway"))["resources"]
+    assert mebibytes(resources["limits"]["memory"]) >= workers * 400 + 50
+    assert mebibytes(resources["requests"]["memory"]) <= mebibytes(resources["limits"]["memory"])
+
+
 def test_images_are_pinned(rendered: Rendered) -> None:
     for deployment in rendered.of_kind("Deployment"):
         image = container(deployment)["image"]

@@ -5,7 +5,9 @@ workers start; each worker then writes its samples there and ``/metrics`` merges
 scrape sees the whole gateway, not whichever worker answered.
 """
 
+import contextlib
 import os
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -117,9 +119,32 @@ DRIFT_WINDOW_TEXTS = Gauge(
 )
 
 
+def forget_dead_workers(folder: Path) -> None:
+    """Drop the live gauges of workers that are gone, so a killed worker's last queue and slots stop counting.
+
+    uvicorn's supervisor replaces a worker that dies but tells prometheus_client nothing, and a SIGKILLed
+    worker cannot say so itself; its ``gauge_live*_<pid>.db`` files would be summed into every later scrape.
+    """
+    for pid in {int(file.stem.rsplit("_", 1)[1]) for file in folder.glob("gauge_live*_*.db")}:
+        if not _is_running(pid):
+            with contextlib.suppress(FileNotFoundError):  # another worker's scrape removed them first
+                multiprocess.mark_process_dead(pid, str(folder))
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process has the pid now: not ours, but not dead either
+        return True
+    return True
+
+
 def render_latest() -> tuple[bytes, str]:
     """The exposition text: every worker's samples in multiprocess mode, this process's otherwise."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if folder := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        forget_dead_workers(Path(folder))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -125,7 +125,7 @@ deploy: $(DEPLOY_VENV)/.installed $(CHECKOV_VENV)/.installed ## Build, push and 
 test: setup system-deps $(CHECKOV_VENV)/.installed ## Run the test suite (starts its own Triton and gateways on free ports)
 	$(BIN)/pytest
 
-test-fast: setup $(CHECKOV_VENV)/.installed ## The tests that need no Triton, gateway, torch or ../shared (under a minute)
+test-fast: setup ## The tests that need no Triton, gateway, torch or ../shared (under a minute)
 	$(BIN)/pytest -m fast
 
 # Load tests and benchmarks (see docs/benchmarks.md). They target 127.0.0.1 only and stop by themselves.

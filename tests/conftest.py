@@ -3,7 +3,8 @@
 Every test module says its tier in one line, ``pytestmark = pytest.mark.fast`` or ``pytest.mark.slow``:
 
 - ``fast`` (``make test-fast``): needs no Triton, no gateway process, no torch and no ``../shared``;
-- ``slow``: everything else; ``make test`` runs both.
+- ``slow``: everything else, and the two external tools that take seconds each (checkov from its own venv,
+  pip resolving the image's wheels against the registry); ``make test`` runs both.
 
 Collection fails on a module that says neither. With ``-m fast`` the slow modules are not even imported, and
 the run stops if collecting the fast tier imported torch, transformers, optimum or onnxruntime anyway.

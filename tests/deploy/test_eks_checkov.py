@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from eks_support import CHECKOV, Rendered
 
-pytestmark = pytest.mark.fast
+pytestmark = pytest.mark.slow  # runs checkov from its own venv (.venv-checkov), about 10-20 s
 
 
 def test_checkov_reports_no_failed_checks(rendered_variants: dict[str, Rendered], tmp_path: Path) -> None:

@@ -124,10 +124,26 @@ class ServerProcess:
         return self
 
     def stop(self, timeout_s: float = 15) -> int | None:
-        """SIGTERM (SIGKILL after ``timeout_s``); the exit code, also when it had already exited."""
-        if self.process.poll() is not None:
-            return self.process.returncode
-        return stop_pid(self.process.pid, timeout_s, wait=self.process.wait)
+        """SIGTERM (SIGKILL after ``timeout_s``), then SIGKILL to what is left of its process group; the exit
+        code, also when it had already exited.
+
+        A server stopped in order ends its own children; one that was SIGKILLed (a fault test, the OOM killer)
+        leaves them orphaned: Triton's Python-backend stubs, busy in an execution, then live on with their model
+        and shared memory. They are still in the server's process group (``spawn``), so that group ends them.
+        """
+        code = self.process.returncode if self.process.poll() is not None else None
+        if code is None:
+            code = stop_pid(self.process.pid, timeout_s, wait=self.process.wait)
+        kill_group(self.process.pid)
+        return code
+
+
+def kill_group(group: int) -> None:
+    """SIGKILL every process left in ``group``; a group with nobody left is already gone."""
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        return
 
 
 def spawn(
@@ -144,6 +160,13 @@ def spawn(
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("wb") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=dict(env), cwd=cwd, start_new_session=detached
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(env),
+            cwd=cwd,
+            start_new_session=detached,
+            # Its own process group either way (a new session is one too): what it starts can be ended with it.
+            process_group=None if detached else 0,
         )
     return ServerProcess(name=name, process=process, port=port, log_file=log_file, host=host)

@@ -105,6 +105,13 @@ class Settings(BaseSettings):
         "what bounds Triton's queue. Two: one runs while the next is ready behind it, so Triton never waits for "
         "the network hop; fewer calls give fuller batches, more help only when Triton has idle instances.",
     )
+    interactive_max_tokens: int = Field(
+        512,
+        ge=0,
+        description="Padded tokens up to which a request is interactive (a single text of up to 512 tokens, a few "
+        "short ones); bigger ones (batches, windows) are bulk. Bulk calls leave a worker's last call slot to "
+        "interactive ones and the two lanes take turns, so small requests keep their latency beside bulk work.",
+    )
     triton_connections: int = Field(64, ge=1, description="Pooled HTTP connections to Triton per worker.")
     readiness_timeout_s: float = Field(1.0, gt=0, description="How long /readyz waits for Triton before saying 503.")
     retry_after_s: int = Field(1, ge=0, description="Retry-After sent with 503 and overload answers.")

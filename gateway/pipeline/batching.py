@@ -13,7 +13,11 @@ queue per bucket, shaped like Hugging Face TEI's queue:
   busy, rows gather for the next calls. A full batch waits for a slot like any other: the slots are what
   bound Triton's queue, so that a burst can never leave it more work than a few calls;
 - rows whose caller has gone (deadline passed, client disconnected) are dropped before they cost compute;
-- a failed call fails only the requests whose rows were in it.
+- a failed call fails only the requests whose rows were in it;
+- two lanes: a request of at most ``interactive_max_tokens`` padded tokens (a single text, a few short ones) is
+  interactive, anything bigger (batches, windows) is bulk. Bulk calls never hold the last free slot, so a small
+  request always finds one without waiting behind bulk work; when both lanes wait, they take turns, so bulk
+  still gets at least every other call (``next_queue``).
 
 A coalescer belongs to one served model version, so versions never mix in one call.
 """
@@ -23,6 +27,7 @@ import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -102,11 +107,15 @@ def split_logits(logits: np.ndarray, entries: Iterable[Pending]) -> list[np.ndar
     return slices
 
 
+Lane = Literal["interactive", "bulk"]
+
+
 @dataclass
 class BucketQueue:
-    """The rows of one length bucket waiting in one worker, oldest first."""
+    """The rows of one length bucket and lane waiting in one worker, oldest first."""
 
     bucket: int
+    lane: Lane = "interactive"
     entries: deque[Pending] = field(default_factory=deque)
     rows: int = 0
 
@@ -115,25 +124,61 @@ class BucketQueue:
 
     def add_rows(self, rows: int) -> None:
         self.rows += rows
-        self.rows_gauge.set(self.rows)
+        self.rows_gauge.inc(rows)  # the bucket's two lanes share its gauge
+
+
+def bulk_slots(calls_in_flight: int) -> int:
+    """Slots bulk calls may hold at once: all but one, so a small request never waits behind bulk for a slot."""
+    return max(1, calls_in_flight - 1)
+
+
+def next_queue(
+    queues: Iterable[BucketQueue], last_lane: Lane | None, bulk_calls: int, calls_in_flight: int
+) -> BucketQueue | None:
+    """The queue the next call takes from: in each lane the bucket whose oldest row has waited longest.
+
+    Bulk may go only while it holds fewer than ``bulk_slots`` calls. When both lanes may go, the one the last
+    call did not serve goes: interactive rows never wait for more than one bulk call, and bulk keeps at least
+    every other call (most of the tokens, its calls being the big ones) however many small requests come.
+    """
+    oldest: dict[Lane, BucketQueue] = {}
+    for queue in queues:
+        if not queue.entries or (queue.lane == "bulk" and bulk_calls >= bulk_slots(calls_in_flight)):
+            continue
+        if queue.lane not in oldest or queue.entries[0].seq < oldest[queue.lane].entries[0].seq:
+            oldest[queue.lane] = queue
+    if len(oldest) == 2:
+        return oldest["bulk" if last_lane == "interactive" else "interactive"]
+    return next(iter(oldest.values()), None)
 
 
 class Coalescer:
     """Per-bucket queues and the Triton calls of one worker, for one model version.
 
     A worker keeps at most ``calls_in_flight`` calls open while batches fill, full ones included; when
-    a call ends, the bucket whose oldest row has waited longest goes next, so every bucket is served in
-    turn and each call carries everything its bucket gathered meanwhile. Requests wait for their rows'
+    a call ends, the lanes take turns and in a lane the bucket whose oldest row has waited longest goes next
+    (``next_queue``), so every bucket is served in turn and each call carries everything its bucket gathered
+    meanwhile. Requests wait for their rows'
     logits under their own deadline.
     """
 
-    def __init__(self, max_rows: int, calls_in_flight: int, run_batch: InferFunction, budget: TokenBudget) -> None:
+    def __init__(
+        self,
+        max_rows: int,
+        calls_in_flight: int,
+        run_batch: InferFunction,
+        budget: TokenBudget,
+        interactive_max_tokens: int,
+    ) -> None:
         self.max_rows = max_rows
         self.calls_in_flight = calls_in_flight
         self.run_batch = run_batch
         self.budget = budget
-        self.queues: dict[int, BucketQueue] = {}
-        self.calls: set[asyncio.Task] = set()  # strong references: the loop keeps only weak ones
+        self.interactive_max_tokens = interactive_max_tokens
+        self.queues: dict[tuple[Lane, int], BucketQueue] = {}
+        # Each call's lane; the dict is also the strong reference the loop does not keep to its tasks.
+        self.calls: dict[asyncio.Task, Lane] = {}
+        self.last_lane: Lane | None = None
 
     async def infer(self, batches: list[BucketBatch], deadline: float) -> list[np.ndarray]:
         """Logits for each of a request's batches, in order; ``InferenceTimeout`` once ``deadline`` passes.
@@ -153,8 +198,10 @@ class Coalescer:
             metrics.REFUSED.labels(reason=refusal.reason).inc()
             raise Overloaded(refusal.message, headers={"Retry-After": str(refusal.retry_after_s)})
         self._hold(cost)
+        lane: Lane = "interactive" if cost <= self.interactive_max_tokens else "bulk"
         for entry in entries:
-            queue = self.queues.setdefault(entry.batch.bucket, BucketQueue(entry.batch.bucket))
+            key = (lane, entry.batch.bucket)
+            queue = self.queues.setdefault(key, BucketQueue(entry.batch.bucket, lane))
             queue.entries.append(entry)
             queue.add_rows(entry.rows)
         self._dispatch()
@@ -178,12 +225,12 @@ class Coalescer:
         metrics.TOKENS_HELD.set(self.budget.held)
 
     def _dispatch(self) -> None:
-        while len(self.calls) < self.calls_in_flight and (waiting := self._longest_waiting()):
+        while len(self.calls) < self.calls_in_flight and (waiting := self._next_queue()):
             self._send(waiting)
 
-    def _longest_waiting(self) -> BucketQueue | None:
-        queues = [queue for queue in self.queues.values() if queue.entries]
-        return min(queues, key=lambda queue: queue.entries[0].seq, default=None)
+    def _next_queue(self) -> BucketQueue | None:
+        bulk_calls = sum(lane == "bulk" for lane in self.calls.values())
+        return next_queue(self.queues.values(), self.last_lane, bulk_calls, self.calls_in_flight)
 
     def _send(self, queue: BucketQueue) -> None:
         now = asyncio.get_running_loop().time()
@@ -198,12 +245,12 @@ class Coalescer:
                 wait.observe(now - entry.enqueued)
             self.budget.call_started(now)
             call = asyncio.create_task(self._call(queue.bucket, taken.batch))
-            self.calls.add(call)
+            self.calls[call] = self.last_lane = queue.lane
             metrics.CALL_SLOTS_IN_USE.set(len(self.calls))
             call.add_done_callback(self._free_slot)  # a cancelled call (shutdown) frees its slot too
 
     def _free_slot(self, call: asyncio.Task) -> None:
-        self.calls.discard(call)
+        self.calls.pop(call, None)
         metrics.CALL_SLOTS_IN_USE.set(len(self.calls))
 
     async def _call(self, bucket: int, entries: list[Pending]) -> None:

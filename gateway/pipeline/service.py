@@ -42,6 +42,7 @@ class SentimentService:
             self.settings.batch_calls_in_flight,
             self.triton.infer,
             TokenBudget(self.settings.max_tokens_held, DRAIN_RATE_HALF_LIFE_S),
+            self.settings.interactive_max_tokens,
         )
 
     async def classify(self, texts: list[str], options: ScoringOptions, route: str) -> list[SentimentResult]:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.errors import InferenceFailed, InferenceTimeout
-from gateway.pipeline.batching import Coalescer, Pending, take_batch
+from gateway.pipeline.batching import BucketQueue, Coalescer, Pending, bulk_slots, next_queue, take_batch
 from gateway.pipeline.budget import TokenBudget
 from gateway.pipeline.tokenization import BucketBatch, pad_to_bucket
 
@@ -53,6 +53,13 @@ class ScriptedModel:
 
     def finish(self, call: int, error: Exception | None = None) -> None:
         self.gates[call].set_result(error)
+
+
+def coalescer_over(
+    model: ScriptedModel, max_rows: int, calls_in_flight: int, interactive_max_tokens: int = 512
+) -> Coalescer:
+    """A coalescer on the scripted model; at 512 tokens every request of a few 8-token rows is interactive."""
+    return Coalescer(max_rows, calls_in_flight, model, roomy(), interactive_max_tokens)
 
 
 async def settle() -> None:
@@ -121,7 +128,7 @@ async def answer(task: asyncio.Task) -> list[int]:
 
 async def test_an_idle_worker_sends_at_once_and_rows_gather_while_its_call_is_in_flight() -> None:
     model = ScriptedModel()
-    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model, budget=roomy())
+    coalescer = coalescer_over(model, max_rows=8, calls_in_flight=1)
     first = request(coalescer, 1)
     await settle()
     assert model.calls == [[1]], "an idle worker must not wait for company"
@@ -140,7 +147,7 @@ async def test_an_idle_worker_sends_at_once_and_rows_gather_while_its_call_is_in
 
 async def test_a_full_batch_waits_for_a_free_call_like_any_other() -> None:
     model = ScriptedModel()
-    coalescer = Coalescer(max_rows=3, calls_in_flight=1, run_batch=model, budget=roomy())
+    coalescer = coalescer_over(model, max_rows=3, calls_in_flight=1)
     tasks = [request(coalescer, token) for token in (1, 2, 3, 4, 5)]
     await settle()
     assert model.calls == [[1]], "three rows waiting fill a batch, which still waits: the slots bound Triton's queue"
@@ -156,7 +163,7 @@ async def test_a_full_batch_waits_for_a_free_call_like_any_other() -> None:
 
 async def test_buckets_take_turns_oldest_waiting_first() -> None:
     model = ScriptedModel()
-    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model, budget=roomy())
+    coalescer = coalescer_over(model, max_rows=8, calls_in_flight=1)
     tasks = [request(coalescer, 1, bucket=8)]
     await settle()
     tasks += [request(coalescer, 2, bucket=16), request(coalescer, 3, bucket=8), request(coalescer, 4, bucket=16)]
@@ -173,7 +180,7 @@ async def test_buckets_take_turns_oldest_waiting_first() -> None:
 
 async def test_more_calls_in_flight_send_other_buckets_at_once() -> None:
     model = ScriptedModel()
-    coalescer = Coalescer(max_rows=8, calls_in_flight=2, run_batch=model, budget=roomy())
+    coalescer = coalescer_over(model, max_rows=8, calls_in_flight=2)
     tasks = [request(coalescer, 1, bucket=8), request(coalescer, 2, bucket=16), request(coalescer, 3, bucket=8)]
     await settle()
     assert model.calls == [[1], [2]]
@@ -187,7 +194,7 @@ async def test_more_calls_in_flight_send_other_buckets_at_once() -> None:
 
 async def test_a_failed_call_fails_only_its_own_requests() -> None:
     model = ScriptedModel()
-    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model, budget=roomy())
+    coalescer = coalescer_over(model, max_rows=8, calls_in_flight=1)
     first = request(coalescer, 1)
     await settle()
     in_failing_call = [request(coalescer, 2), request(coalescer, 3)]
@@ -208,7 +215,7 @@ async def test_a_failed_call_fails_only_its_own_requests() -> None:
 
 async def test_callers_that_left_are_dropped_before_they_cost_compute() -> None:
     model = ScriptedModel()
-    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model, budget=roomy())
+    coalescer = coalescer_over(model, max_rows=8, calls_in_flight=1)
     first = request(coalescer, 1)
     gone, expiring, staying = request(coalescer, 2), request(coalescer, 3, deadline_s=0.01), request(coalescer, 4)
     await settle()
@@ -228,7 +235,7 @@ async def test_callers_that_left_are_dropped_before_they_cost_compute() -> None:
 
 async def test_one_request_over_several_buckets_gets_each_batch_back_in_order() -> None:
     model = ScriptedModel()
-    coalescer = Coalescer(max_rows=8, calls_in_flight=1, run_batch=model, budget=roomy())
+    coalescer = coalescer_over(model, max_rows=8, calls_in_flight=1)
     deadline = asyncio.get_running_loop().time() + 10
     task = asyncio.create_task(
         coalescer.infer([rows_batch(5, 6, bucket=16), rows_batch(7, bucket=8), rows_batch(8, bucket=16)], deadline)
@@ -241,3 +248,69 @@ async def test_one_request_over_several_buckets_gets_each_batch_back_in_order() 
     model.finish(1)
     assert [logits[:, 0].tolist() for logits in await task] == [[5, 6], [7], [8]]
     await coalescer.close()
+
+
+# --- lanes: interactive requests beside bulk ones ------------------------------------------------------------
+
+
+@st.composite
+def lane_queues(draw: st.DrawFn) -> list[BucketQueue]:
+    loop = asyncio.new_event_loop()
+    queues = []
+    for bucket in draw(st.lists(st.sampled_from([8, 16, 32]), unique=True, max_size=3)):
+        for lane in draw(st.lists(st.sampled_from(["interactive", "bulk"]), unique=True)):
+            queue = BucketQueue(bucket, lane)
+            for _ in range(draw(st.integers(0, 3))):
+                queue.entries.append(Pending(rows_batch(1, bucket=bucket), 10.0, loop.create_future(), 0.0))
+            queues.append(queue)
+    loop.close()
+    return draw(st.permutations(queues))
+
+
+@PURE
+@given(lane_queues(), st.sampled_from([None, "interactive", "bulk"]), st.integers(1, 4), st.data())
+def test_next_queue_leaves_a_slot_to_interactive_and_lets_the_lanes_take_turns(
+    queues: list[BucketQueue], last_lane: str | None, calls_in_flight: int, data: st.DataObject
+) -> None:
+    bulk_calls = data.draw(st.integers(0, calls_in_flight))
+    chosen = next_queue(queues, last_lane, bulk_calls, calls_in_flight)
+
+    may_go = {
+        lane: [q for q in queues if q.lane == lane and q.entries]
+        for lane in ("interactive", "bulk")
+        if lane == "interactive" or bulk_calls < bulk_slots(calls_in_flight)
+    }
+    may_go = {lane: waiting for lane, waiting in may_go.items() if waiting}
+    if not may_go:
+        assert chosen is None
+        return
+    assert chosen is not None and chosen.lane in may_go, "bulk never takes the last slot"
+    assert chosen.entries[0].seq == min(q.entries[0].seq for q in may_go[chosen.lane]), "oldest first in a lane"
+    if len(may_go) == 2:
+        assert chosen.lane == ("bulk" if last_lane == "interactive" else "interactive"), "the lanes take turns"
+
+
+def bulk_request(coalescer: Coalescer, *tokens: int) -> asyncio.Task:
+    """Two or more rows of 8 tokens: over the lane tests' 8-token interactive limit."""
+    return request(coalescer, *tokens)
+
+
+async def test_a_small_request_gets_the_slot_bulk_leaves_and_bulk_goes_on_at_every_other_call() -> None:
+    model = ScriptedModel()
+    coalescer = coalescer_over(model, max_rows=8, calls_in_flight=2, interactive_max_tokens=8)
+    tasks = [bulk_request(coalescer, 1, 2), bulk_request(coalescer, 3, 4)]
+    await settle()
+    assert model.calls == [[1, 2]], "bulk holds at most one of the two slots"
+    tasks.append(request(coalescer, 5))
+    await settle()
+    assert model.calls == [[1, 2], [5]], "the small request goes at once, in the slot bulk left"
+    tasks += [request(coalescer, 6), bulk_request(coalescer, 7, 8)]
+    model.finish(1)
+    await settle()
+    assert model.calls[-1] == [6], "a free slot that bulk may not take goes to the next small request"
+    model.finish(0)
+    await settle()
+    assert model.calls[-1] == [3, 4, 7, 8], "once its call ends, bulk goes again with all it gathered"
+    model.finish(2)
+    model.finish(3)
+    assert [await answer(task) for task in tasks] == [[1, 2], [3, 4], [5], [6], [7, 8]]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import metadata as package_metadata
 from pathlib import Path
 
-from loadtest.bench.runner import SYSTEMS, ModelRun
+from loadtest.bench.runner import MIXED_BULK_TEXTS, MIXED_CELLS, SYSTEMS, ModelRun
 from loadtest.bench.stats import CellResult, cell, peak
 
 SYSTEM_TITLES = {
@@ -22,6 +22,7 @@ SYSTEM_TITLES = {
     "stack": "full stack (gateway + Triton)",
     "stack-cached": "full stack, answer cache on (repeating stream)",
     "stack-strict": "full stack, strict shapes (Triton cpu-strict)",
+    "stack-mixed": "full stack, interactive single texts beside a bulk caller",
     "baseline": "seed-style baseline (PyTorch pipeline)",
 }
 # Above this much CPU (percent of one core) taken by processes outside the benchmark, a cell is flagged.
@@ -189,6 +190,32 @@ def cache_speedups(run: ModelRun) -> list[tuple[int, float]]:
     return pairs
 
 
+def mixed_markdown(run: ModelRun) -> list[str]:
+    """The mixed cell's lanes: each lane's throughput and p99 beside the other, against its quiet values."""
+    cells = {r.system.removeprefix("stack-mixed:"): r for r in run.results if r.system.startswith("stack-mixed:")}
+    if len(cells) < len(MIXED_CELLS):
+        return []
+    lines = [
+        "",
+        f"{SYSTEM_TITLES['stack-mixed']} (issue 17): single texts at c={cells['interactive-quiet'].concurrency}, "
+        f"batches of {MIXED_BULK_TEXTS} texts at c={cells['bulk-quiet'].concurrency}",
+        "",
+        "| lane | texts/s quiet | texts/s beside the other | ratio | p99 ms quiet | p99 ms beside | ratio | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for lane, quiet, beside in (
+        ("interactive", cells["interactive-quiet"], cells["interactive-beside-bulk"]),
+        ("bulk", cells["bulk-quiet"], cells["bulk-beside-interactive"]),
+    ):
+        lines.append(
+            f"| {lane} | {quiet.throughput:.1f} | {beside.throughput:.1f} "
+            f"| {_ratio(beside.throughput, quiet.throughput)} "
+            f"| {_ms(quiet.p99_ms)} | {_ms(beside.p99_ms)} | {_ratio(beside.p99_ms, quiet.p99_ms)} "
+            f"| {quiet.errors + beside.errors} |"
+        )
+    return lines
+
+
 def model_markdown(run: ModelRun, fp32_baseline: Sequence[CellResult] = ()) -> str:
     """The table, peaks and target checks of one model."""
     limit_peak = peak(run.results, "limit")
@@ -219,6 +246,7 @@ def model_markdown(run: ModelRun, fp32_baseline: Sequence[CellResult] = ()) -> s
                 f"| {SYSTEM_TITLES[system]} | {best.throughput:.1f} (c={best.concurrency}) | "
                 f"{_ratio(best.throughput, reference)} |"
             )
+    lines += mixed_markdown(run)
     if checks := check_targets(run, fp32_baseline):
         lines += ["", "| target | measured | met |", "|---|---|---|"]
         lines += [f"| {c.target} | {c.measured} | {_verdict(c.met)} |" for c in checks]

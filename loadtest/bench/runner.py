@@ -15,10 +15,12 @@ execution: how full the batches were), and every full-stack cell the gateway's o
 (CPU per request: what the gateway costs).
 """
 
+import asyncio
 import gc
 import logging
 import os
 import random
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -31,16 +33,26 @@ from loadtest.bench.limit import InProcessLimit, OnnxClassifier, sweep_batch_siz
 from loadtest.bench.loadgen import LoadSettings, run_closed_loop
 from loadtest.bench.models import BenchModel, prepare_model
 from loadtest.bench.servers import start_baseline, start_gateway
-from loadtest.bench.stats import CellResult, summarize
-from loadtest.bench.systems import JsonHttpSystem, StreamJsonHttpSystem, TritonDirect, process_tree_cpu
+from loadtest.bench.stats import CellResult, WindowSample, summarize
+from loadtest.bench.systems import (
+    BatchJsonHttpSystem,
+    JsonHttpSystem,
+    StreamJsonHttpSystem,
+    TritonDirect,
+    process_tree_cpu,
+)
 from loadtest.bench.triton_metrics import read_counts
 
 logger = logging.getLogger("loadtest.bench")
 
-SYSTEMS = ("limit", "triton", "stack", "stack-cached", "stack-strict", "baseline")
+SYSTEMS = ("limit", "triton", "stack", "stack-cached", "stack-strict", "stack-mixed", "baseline")
 # Triton's CPU configs (model_repository/NAME/configs/*.pbtxt): ragged batches, or one shape per batch.
 RAGGED_CONFIG, STRICT_CONFIG = "cpu", "cpu-strict"
 CACHE_SIZE = 10_000  # the gateway's default
+# The mixed cell (issue 17): interactive single texts beside a bulk caller sending batches, on the ragged config.
+MIXED_INTERACTIVE_CONCURRENCY, MIXED_BULK_CONCURRENCY, MIXED_BULK_TEXTS = 8, 2, 64
+# Its four measurements, in order: each lane alone, then both lanes at once.
+MIXED_CELLS = ("interactive-quiet", "bulk-quiet", "interactive-beside-bulk", "bulk-beside-interactive")
 
 
 @dataclass(frozen=True)
@@ -173,10 +185,64 @@ async def _run_stack(
         gateway.stop()
 
 
+async def _run_mixed(
+    triton: TritonServer, model: BenchModel, texts: list[str], settings: BenchSettings
+) -> list[CellResult]:
+    """Interactive single texts beside a bulk caller on one gateway: each lane alone, then both at once.
+
+    What the lanes are for (docs/batching.md): the single texts' p99 beside bulk against their quiet p99, and
+    the bulk caller's throughput beside single texts against its own alone.
+    """
+    triton_url = f"127.0.0.1:{triton.options.http_port}"
+    gateway = start_gateway(
+        triton_url, model.repository, model.name, settings.gateway_workers, settings.work_dir / model.key, 0
+    )
+    pids, labels = [triton.process.pid, gateway.pid], model.metadata.labels
+    batches = [texts[start : start + MIXED_BULK_TEXTS] for start in range(0, len(texts), MIXED_BULK_TEXTS)]
+    lanes: dict[str, JsonHttpSystem] = {
+        "interactive": JsonHttpSystem(
+            "stack-mixed", gateway.url + "/v1/sentiment", texts, labels, MIXED_INTERACTIVE_CONCURRENCY, pids
+        ),
+        "bulk": BatchJsonHttpSystem(
+            "stack-mixed", gateway.url + "/v1/sentiment/batch", batches, labels, MIXED_BULK_CONCURRENCY, pids
+        ),
+    }
+
+    def run(lane: str) -> Coroutine[None, None, WindowSample]:
+        system = lanes[lane]
+        load = LoadSettings(concurrency=system.concurrency, warmup_s=settings.warmup_s, duration_s=settings.duration_s)
+        return run_closed_loop(system.send, len(system.bodies), load, process_tree_cpu(pids))
+
+    try:
+        for system in lanes.values():
+            await system.open()
+        samples = [await run("interactive"), await run("bulk"), *await asyncio.gather(run("interactive"), run("bulk"))]
+    finally:
+        for system in lanes.values():
+            await system.close()
+        gateway.stop()
+    results = []
+    for cell, sample in zip(MIXED_CELLS, samples, strict=True):
+        concurrency = lanes[cell.split("-")[0]].concurrency
+        result = summarize(model.key, f"stack-mixed:{cell}", concurrency, sample)
+        logger.info(
+            "%-15s %-32s c=%-3d %8.1f texts/s  p50 %8.1f ms  p99 %8.1f ms  errors %d",
+            model.key,
+            result.system,
+            concurrency,
+            result.throughput,
+            result.p50_ms,
+            result.p99_ms,
+            result.errors,
+        )
+        results.append(result)
+    return results
+
+
 async def _run_served(model: BenchModel, texts: list[str], settings: BenchSettings, run: ModelRun) -> None:
     """Triton direct and the full stacks: first against the ragged CPU config, then against the strict one."""
     systems = set(settings.systems) - ({"stack-cached"} if model.quantized else set())
-    if systems & {"triton", "stack", "stack-cached"}:
+    if systems & {"triton", "stack", "stack-cached", "stack-mixed"}:
         triton = start_on_free_ports(
             model.repository, settings.work_dir / model.key, ready_timeout_s=300, model_config_name=RAGGED_CONFIG
         )
@@ -192,6 +258,8 @@ async def _run_served(model: BenchModel, texts: list[str], settings: BenchSettin
                 run.results += await _run_stack("stack", triton, model, texts, settings)
             if "stack-cached" in systems:
                 run.results += await _run_stack("stack-cached", triton, model, texts, settings, CACHE_SIZE)
+            if "stack-mixed" in systems:
+                run.results += await _run_mixed(triton, model, texts, settings)
         finally:
             triton.stop()
     if "stack-strict" in systems:
@@ -253,7 +321,7 @@ async def run_model(key: str, texts: list[str], settings: BenchSettings) -> Mode
     steps = []
     if "limit" in settings.systems:
         steps.append(_run_limit)
-    if {"triton", "stack", "stack-cached", "stack-strict"} & set(settings.systems):
+    if {"triton", "stack", "stack-cached", "stack-strict", "stack-mixed"} & set(settings.systems):
         steps.append(_run_served)
     if "baseline" in settings.systems and not model.quantized:
         steps.append(_run_baseline)

@@ -110,6 +110,35 @@ class JsonHttpSystem:
         return 1
 
 
+class BatchJsonHttpSystem(JsonHttpSystem):
+    """``POST {"texts": [...]}``: a bulk caller, each request a batch; it counts the texts answered."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        batches: Sequence[Sequence[str]],
+        labels: Sequence[str],
+        concurrency: int,
+        pids: list[int],
+    ) -> None:
+        super().__init__(name, url, [], labels, concurrency, pids)
+        self.bodies = [json.dumps({"texts": list(batch)}).encode() for batch in batches]
+        self.sizes = [len(batch) for batch in batches]
+
+    async def send(self, index: int) -> int:
+        async with self.session.post(self.url, data=self.bodies[index]) as response:
+            raw = await response.read()
+            if response.status != 200:
+                raise BadAnswer(f"HTTP {response.status}: {raw[:200]!r}")
+        results = json.loads(raw).get("results")
+        if not isinstance(results, list) or len(results) != self.sizes[index]:
+            raise BadAnswer(f"expected {self.sizes[index]} results, got {raw[:200]!r}")
+        if any(result.get("label") not in self.labels for result in results):
+            raise BadAnswer(f"unexpected labels in {raw[:200]!r}")
+        return len(results)
+
+
 class StreamJsonHttpSystem(JsonHttpSystem):
     """Like ``JsonHttpSystem``, but every request takes the next text of one stream, across all cells.
 

@@ -3,12 +3,12 @@
 Systems run one after another, never side by side, and a server runs only while it is measured:
 on a 2-core machine an idle-but-present server, or a neighbour's warm-up, would show in the
 numbers of whatever is measured at the time. The order per model is the limit (no server), Triton
-direct, the full stack (Triton + gateway) and the same with its answer cache (Triton serving
-``configs/cpu.pbtxt``, ragged batches), the full stack again in front of a Triton serving
-``configs/cpu-strict.pbtxt`` (one shape per batch, as the GPU backend batches), then the baseline
-(PyTorch). The int8 model skips the baseline (its baseline is the same fp32 PyTorch server as the
-shape-true model's) and the answer cache (the cache does not depend on the model; this keeps
-``make bench`` near 20 minutes).
+direct, the full stack (Triton + gateway), the same with its answer cache, and the mixed cell (single
+texts beside a bulk caller), all on Triton serving ``configs/cpu.pbtxt`` (ragged batches); the full
+stack again in front of a Triton serving ``configs/cpu-strict.pbtxt`` (one shape per batch, as the GPU
+backend batches), then the baseline (PyTorch). The int8 model skips the baseline (its baseline is the
+same fp32 PyTorch server as the shape-true model's) and the answer cache (the cache does not depend on
+the model; this keeps ``make bench`` near 20 minutes).
 
 Every cell with a Triton behind it also reads Triton's counters at the window's edges (rows per
 execution: how full the batches were), and every full-stack cell the gateway's own CPU time

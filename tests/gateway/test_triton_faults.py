@@ -73,9 +73,9 @@ def test_a_slow_triton_gives_504_within_the_deadline(
 async def test_tritons_queue_policy_rejection_is_429(
     slow_triton: TritonServer, slow_repository: Path, tmp_path: Path
 ) -> None:
-    gateway = start_gateway(
-        gateway_settings(triton_url(slow_triton), slow_repository, "slow"), tmp_path / "gateway.log"
-    )
+    # Five call slots: the gateway's own slots (two by default) would otherwise keep Triton's queue from filling.
+    settings = gateway_settings(triton_url(slow_triton), slow_repository, "slow", GATEWAY_BATCH_CALLS_IN_FLIGHT="5")
+    gateway = start_gateway(settings, tmp_path / "gateway.log")
     try:
         # One runs, one waits in Triton's queue of one, the rest are rejected by its queue policy.
         async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:

@@ -13,7 +13,7 @@ from gateway.pipeline.budget import TokenBudget
 from gateway.pipeline.cache import ModelOutput, ResultCache, cache_key
 from gateway.pipeline.drift import DriftMonitor
 from gateway.pipeline.postprocess import combine_windows, softmax, to_prediction
-from gateway.pipeline.tokenization import BucketBatch, EncodedText, TextEncoder, effective_buckets, plan_batches
+from gateway.pipeline.tokenization import BucketBatch, TextEncoder, effective_buckets, plan_batches
 from gateway.pipeline.triton import TritonModel
 from gateway.schemas import ScoringOptions, SentimentResult
 from gateway.settings import Settings
@@ -21,11 +21,6 @@ from gateway.settings import Settings
 # How fast the measured drain rate forgets: long enough to ride out one odd call, short enough to follow
 # a Triton that slowed down (another replica's load, a GPU throttling) within a few seconds.
 DRAIN_RATE_HALF_LIFE_S = 5.0
-# Requests with more text than this are tokenized in a thread (the Rust tokenizer releases the GIL), so their
-# tokenizing does not hold up the worker's other requests. Measured on the tiny model's tokenizer: 64 SST-2
-# texts (~6,000 characters) take 1.7 ms, not worth a thread hop; 8 x 3,000 tokens with windows 19 ms; 32 x
-# 20,000 characters 116 ms, during which the event loop stalled up to 382 ms over 5 of them (13 ms in a thread).
-OFF_LOOP_CHARS = 8_192
 
 
 @dataclass
@@ -129,13 +124,6 @@ class SentimentService:
                 field=field,
             )
 
-    def _tokenize(self, texts: list[str], score_windows: bool) -> tuple[list[EncodedText], list[BucketBatch]]:
-        encoded = self.encoder.encode(texts)
-        batches = plan_batches(
-            encoded, score_windows, self.buckets, self.metadata.pad_token_id, self.metadata.max_batch_size
-        )
-        return encoded, batches
-
     async def _run_model(
         self, request_texts: list[str], positions: list[int], score_windows: bool, field: str
     ) -> list[ModelOutput]:
@@ -143,10 +131,10 @@ class SentimentService:
         deadline = asyncio.get_running_loop().time() + self.settings.triton_timeout_s
         texts = [request_texts[position] for position in positions]
         with metrics.TOKENIZE_SECONDS.time():
-            if sum(map(len, texts)) > OFF_LOOP_CHARS:
-                encoded, batches = await asyncio.to_thread(self._tokenize, texts, score_windows)
-            else:
-                encoded, batches = self._tokenize(texts, score_windows)
+            encoded = self.encoder.encode(texts)
+            batches = plan_batches(
+                encoded, score_windows, self.buckets, self.metadata.pad_token_id, self.metadata.max_batch_size
+            )
         self.check_cost(batches, positions, field)
         row_logits = await self.coalescer.infer(batches, deadline)
         logits = combine_windows(

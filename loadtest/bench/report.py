@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from importlib import metadata as package_metadata
 from pathlib import Path
 
-from loadtest.bench.runner import MIXED_BULK_TEXTS, MIXED_CELLS, SYSTEMS, ModelRun
+from loadtest.bench.runner import (
+    MIXED_BULK_TEXTS,
+    MIXED_CELLS,
+    SYSTEMS,
+    V2_CELLS,
+    V2_CONCURRENCY,
+    V2_SENTENCES,
+    ModelRun,
+)
 from loadtest.bench.stats import CellResult, cell, peak
 
 SYSTEM_TITLES = {
@@ -23,6 +31,7 @@ SYSTEM_TITLES = {
     "stack-cached": "full stack, answer cache on (repeating stream)",
     "stack-strict": "full stack, strict shapes (Triton cpu-strict)",
     "stack-mixed": "full stack, interactive single texts beside a bulk caller",
+    "stack-v2": "full stack, v1 and v2 batches of multi-sentence texts",
     "baseline": "seed-style baseline (PyTorch pipeline)",
 }
 # Above this much CPU (percent of one core) taken by processes outside the benchmark, a cell is flagged.
@@ -216,6 +225,30 @@ def mixed_markdown(run: ModelRun) -> list[str]:
     return lines
 
 
+def v2_markdown(run: ModelRun) -> list[str]:
+    """What v2 and its explain option cost beside v1, in texts/s on the same texts and gateway."""
+    cells = {r.system.removeprefix("stack-v2:"): r for r in run.results if r.system.startswith("stack-v2:")}
+    if "v1" not in cells:
+        return []
+    lines = [
+        "",
+        f"{SYSTEM_TITLES['stack-v2']} (issue 20): texts of {V2_SENTENCES} consecutive corpus sentences, "
+        f"c={V2_CONCURRENCY}",
+        "",
+        "| request | texts per request | texts/s | of v1 | p50 ms per request | p99 ms per request | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, (path, options, batch_texts) in V2_CELLS.items():
+        if result := cells.get(name):
+            request = f"`{path}`" + "".join(f" `{key}`" for key in options)
+            lines.append(
+                f"| {request} | {batch_texts} | {result.throughput:.1f} "
+                f"| {_ratio(result.throughput, cells['v1'].throughput)} | {_ms(result.p50_ms)} "
+                f"| {_ms(result.p99_ms)} | {result.errors} |"
+            )
+    return lines
+
+
 def model_markdown(run: ModelRun, fp32_baseline: Sequence[CellResult] = ()) -> str:
     """The table, peaks and target checks of one model."""
     limit_peak = peak(run.results, "limit")
@@ -247,6 +280,7 @@ def model_markdown(run: ModelRun, fp32_baseline: Sequence[CellResult] = ()) -> s
                 f"{_ratio(best.throughput, reference)} |"
             )
     lines += mixed_markdown(run)
+    lines += v2_markdown(run)
     if checks := check_targets(run, fp32_baseline):
         lines += ["", "| target | measured | met |", "|---|---|---|"]
         lines += [f"| {c.target} | {c.measured} | {_verdict(c.met)} |" for c in checks]

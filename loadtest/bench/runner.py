@@ -3,12 +3,13 @@
 Systems run one after another, never side by side, and a server runs only while it is measured:
 on a 2-core machine an idle-but-present server, or a neighbour's warm-up, would show in the
 numbers of whatever is measured at the time. The order per model is the limit (no server), Triton
-direct, the full stack (Triton + gateway), the same with its answer cache, and the mixed cell (single
-texts beside a bulk caller), all on Triton serving ``configs/cpu.pbtxt`` (ragged batches); the full
+direct, the full stack (Triton + gateway), the same with its answer cache, the mixed cell (single
+texts beside a bulk caller) and the v2 cells (v1, v2, v2 with explain on multi-sentence texts), all on
+Triton serving ``configs/cpu.pbtxt`` (ragged batches); the full
 stack again in front of a Triton serving ``configs/cpu-strict.pbtxt`` (one shape per batch, as the GPU
 backend batches), then the baseline (PyTorch). The int8 model skips the baseline (its baseline is the
-same fp32 PyTorch server as the shape-true model's) and the answer cache (the cache does not depend on
-the model; this keeps ``make bench`` near 20 minutes).
+same fp32 PyTorch server as the shape-true model's), the answer cache and the v2 cells (neither depends
+on the precision; this keeps ``make bench`` near 20 minutes).
 
 Every cell with a Triton behind it also reads Triton's counters at the window's edges (rows per
 execution: how full the batches were), and every full-stack cell the gateway's own CPU time
@@ -45,7 +46,7 @@ from loadtest.bench.triton_metrics import read_counts
 
 logger = logging.getLogger("loadtest.bench")
 
-SYSTEMS = ("limit", "triton", "stack", "stack-cached", "stack-strict", "stack-mixed", "baseline")
+SYSTEMS = ("limit", "triton", "stack", "stack-cached", "stack-strict", "stack-mixed", "stack-v2", "baseline")
 # Triton's CPU configs (model_repository/NAME/configs/*.pbtxt): ragged batches, or one shape per batch.
 RAGGED_CONFIG, STRICT_CONFIG = "cpu", "cpu-strict"
 CACHE_SIZE = 10_000  # the gateway's default
@@ -53,6 +54,17 @@ CACHE_SIZE = 10_000  # the gateway's default
 MIXED_INTERACTIVE_CONCURRENCY, MIXED_BULK_CONCURRENCY, MIXED_BULK_TEXTS = 8, 2, 64
 # Its four measurements, in order: each lane alone, then both lanes at once.
 MIXED_CELLS = ("interactive-quiet", "bulk-quiet", "interactive-beside-bulk", "bulk-beside-interactive")
+# The v2 cells (issue 20): what v2's options cost beside v1, in texts/s, on texts of V2_SENTENCES consecutive
+# corpus sentences (each sentence one more row for v2). Cell: (path, request options, texts per request); explain
+# makes a row per word, so its requests carry one text. One concurrency: the cost is a ratio, not a curve.
+V2_SENTENCES, V2_CONCURRENCY, V2_BATCH_TEXTS = 3, 4, 32
+V2_CELLS = {
+    "v1": ("/v1/sentiment/batch", {}, V2_BATCH_TEXTS),
+    "v2": ("/v2/sentiment/batch", {}, V2_BATCH_TEXTS),
+    "v2-explain": ("/v2/sentiment/batch", {"explain": True}, 1),
+}
+# Three SST-2 dev sentences reach 97 words: explain them all rather than measure refusals.
+V2_EXPLAIN_MAX_WORDS = 128
 
 
 @dataclass(frozen=True)
@@ -209,9 +221,7 @@ async def _run_mixed(
     }
 
     def run(lane: str) -> Coroutine[None, None, WindowSample]:
-        system = lanes[lane]
-        load = LoadSettings(concurrency=system.concurrency, warmup_s=settings.warmup_s, duration_s=settings.duration_s)
-        return run_closed_loop(system.send, len(system.bodies), load, process_tree_cpu(pids))
+        return _closed_loop(lanes[lane], settings, pids)
 
     try:
         for system in lanes.values():
@@ -221,28 +231,71 @@ async def _run_mixed(
         for system in lanes.values():
             await system.close()
         gateway.stop()
+    return [
+        _summarize_cell(model, f"stack-mixed:{cell}", lanes[cell.split("-")[0]].concurrency, sample)
+        for cell, sample in zip(MIXED_CELLS, samples, strict=True)
+    ]
+
+
+async def run_v2_cells(
+    triton: TritonServer, model: BenchModel, texts: list[str], settings: BenchSettings
+) -> list[CellResult]:
+    """v1, v2 and v2 with explain on one gateway, one after the other, on multi-sentence texts (``V2_CELLS``)."""
+    triton_url = f"127.0.0.1:{triton.options.http_port}"
+    gateway = start_gateway(
+        triton_url,
+        model.repository,
+        model.name,
+        settings.gateway_workers,
+        settings.work_dir / model.key,
+        0,
+        GATEWAY_EXPLAIN_MAX_WORDS=str(V2_EXPLAIN_MAX_WORDS),
+    )
+    pids, labels = [triton.process.pid, gateway.pid], model.metadata.labels
+    documents = [" ".join(texts[start : start + V2_SENTENCES]) for start in range(0, len(texts), V2_SENTENCES)]
     results = []
-    for cell, sample in zip(MIXED_CELLS, samples, strict=True):
-        concurrency = lanes[cell.split("-")[0]].concurrency
-        result = summarize(model.key, f"stack-mixed:{cell}", concurrency, sample)
-        logger.info(
-            "%-15s %-32s c=%-3d %8.1f texts/s  p50 %8.1f ms  p99 %8.1f ms  errors %d",
-            model.key,
-            result.system,
-            concurrency,
-            result.throughput,
-            result.p50_ms,
-            result.p99_ms,
-            result.errors,
-        )
-        results.append(result)
+    try:
+        for cell, (path, options, batch_texts) in V2_CELLS.items():
+            batches = [documents[start : start + batch_texts] for start in range(0, len(documents), batch_texts)]
+            system = BatchJsonHttpSystem("stack-v2", gateway.url + path, batches, labels, V2_CONCURRENCY, pids, options)
+            await system.open()
+            try:
+                sample = await _closed_loop(system, settings, pids)
+            finally:
+                await system.close()
+            results.append(_summarize_cell(model, f"stack-v2:{cell}", V2_CONCURRENCY, sample))
+    finally:
+        gateway.stop()
     return results
+
+
+def _closed_loop(
+    system: JsonHttpSystem, settings: BenchSettings, pids: list[int]
+) -> Coroutine[None, None, WindowSample]:
+    """One cell of a system at its own fixed concurrency (the mixed and v2 cells)."""
+    load = LoadSettings(concurrency=system.concurrency, warmup_s=settings.warmup_s, duration_s=settings.duration_s)
+    return run_closed_loop(system.send, len(system.bodies), load, process_tree_cpu(pids))
+
+
+def _summarize_cell(model: BenchModel, name: str, concurrency: int, sample: WindowSample) -> CellResult:
+    result = summarize(model.key, name, concurrency, sample)
+    logger.info(
+        "%-15s %-32s c=%-3d %8.1f texts/s  p50 %8.1f ms  p99 %8.1f ms  errors %d",
+        model.key,
+        result.system,
+        concurrency,
+        result.throughput,
+        result.p50_ms,
+        result.p99_ms,
+        result.errors,
+    )
+    return result
 
 
 async def _run_served(model: BenchModel, texts: list[str], settings: BenchSettings, run: ModelRun) -> None:
     """Triton direct and the full stacks: first against the ragged CPU config, then against the strict one."""
-    systems = set(settings.systems) - ({"stack-cached"} if model.quantized else set())
-    if systems & {"triton", "stack", "stack-cached", "stack-mixed"}:
+    systems = set(settings.systems) - ({"stack-cached", "stack-v2"} if model.quantized else set())
+    if systems & {"triton", "stack", "stack-cached", "stack-mixed", "stack-v2"}:
         triton = start_on_free_ports(
             model.repository, settings.work_dir / model.key, ready_timeout_s=300, model_config_name=RAGGED_CONFIG
         )
@@ -260,6 +313,8 @@ async def _run_served(model: BenchModel, texts: list[str], settings: BenchSettin
                 run.results += await _run_stack("stack-cached", triton, model, texts, settings, CACHE_SIZE)
             if "stack-mixed" in systems:
                 run.results += await _run_mixed(triton, model, texts, settings)
+            if "stack-v2" in systems:
+                run.results += await run_v2_cells(triton, model, texts, settings)
         finally:
             triton.stop()
     if "stack-strict" in systems:
@@ -321,7 +376,7 @@ async def run_model(key: str, texts: list[str], settings: BenchSettings) -> Mode
     steps = []
     if "limit" in settings.systems:
         steps.append(_run_limit)
-    if {"triton", "stack", "stack-cached", "stack-strict", "stack-mixed"} & set(settings.systems):
+    if {"triton", "stack", "stack-cached", "stack-strict", "stack-mixed", "stack-v2"} & set(settings.systems):
         steps.append(_run_served)
     if "baseline" in settings.systems and not model.quantized:
         steps.append(_run_baseline)

@@ -23,12 +23,14 @@ def start_gateway(
     work_dir: Path,
     cache_size: int = 0,
     timeout_s: float = 60,
+    **extra_settings: str,
 ) -> ServerProcess:
     """``python -m gateway`` in front of ``triton_url``, ready when /readyz says Triton is.
 
     The answer cache stays off unless ``cache_size`` is given: the corpus repeats every few hundred requests,
     so with it on the benchmark would measure cache hits instead of the model path. The cache gets its own
-    system, fed a stream with a stated repeat rate (``repeated_stream``).
+    system, fed a stream with a stated repeat rate (``repeated_stream``). ``extra_settings``: more GATEWAY_*
+    variables for one system.
     """
     settings = localtriton.gateway.gateway_settings(
         triton_url,
@@ -38,6 +40,7 @@ def start_gateway(
         # Per-request logging would be a cost of the benchmark, not of serving; production ships warnings too.
         GATEWAY_LOG_LEVEL="warning",
         GATEWAY_CACHE_SIZE=str(cache_size),
+        **extra_settings,
     )
     port = free_port()
     log_file = work_dir / f"gateway-{port}.log"

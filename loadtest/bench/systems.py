@@ -111,7 +111,7 @@ class JsonHttpSystem:
 
 
 class BatchJsonHttpSystem(JsonHttpSystem):
-    """``POST {"texts": [...]}``: a bulk caller, each request a batch; it counts the texts answered."""
+    """``POST {"texts": [...]}`` to /v1 or /v2: a bulk caller, each request a batch; it counts the texts answered."""
 
     def __init__(
         self,
@@ -121,9 +121,11 @@ class BatchJsonHttpSystem(JsonHttpSystem):
         labels: Sequence[str],
         concurrency: int,
         pids: list[int],
+        options: dict | None = None,
     ) -> None:
         super().__init__(name, url, [], labels, concurrency, pids)
-        self.bodies = [json.dumps({"texts": list(batch)}).encode() for batch in batches]
+        # ``options``: the request's other fields, the same in every body (v2's {"explain": true}).
+        self.bodies = [json.dumps({"texts": list(batch), **(options or {})}).encode() for batch in batches]
         self.sizes = [len(batch) for batch in batches]
 
     async def send(self, index: int) -> int:

@@ -12,8 +12,9 @@ import pytest
 from support import TINY_MODEL_NAME
 
 from loadtest.bench.limit import InProcessLimit, OnnxClassifier, sweep_batch_sizes
-from loadtest.bench.report import write_report
-from loadtest.bench.runner import BenchSettings, ModelRun, Probes, measure
+from loadtest.bench.models import BenchModel
+from loadtest.bench.report import v2_markdown, write_report
+from loadtest.bench.runner import V2_CELLS, V2_CONCURRENCY, BenchSettings, ModelRun, Probes, measure, run_v2_cells
 from loadtest.bench.servers import start_gateway
 from loadtest.bench.systems import JsonHttpSystem, TritonDirect
 from loadtest.corpus import BUILTIN_CORPUS
@@ -77,3 +78,28 @@ def test_harness_measures_every_system_against_real_servers(triton, tmp_path: Pa
     }
     paths = write_report([run], info, "smoke", tmp_path / "report")
     assert all(path.stat().st_size > 0 for path in paths)
+
+
+def test_v2_cells_measure_v1_v2_and_explain_on_one_real_gateway(triton, tmp_path: Path) -> None:
+    settings = BenchSettings(
+        models=("tiny",),
+        systems=("stack-v2",),
+        concurrency=(1,),
+        warmup_s=0.2,
+        duration_s=0.5,
+        build_dir=tmp_path,
+        work_dir=tmp_path,
+        gateway_workers=1,
+    )
+    model = BenchModel("tiny", checkpoint=tmp_path, repository=triton.repository, name=TINY_MODEL_NAME)
+    results = asyncio.run(run_v2_cells(triton.server, model, TEXTS, settings))
+
+    assert [r.system for r in results] == [f"stack-v2:{cell}" for cell in V2_CELLS]
+    for result in results:
+        assert result.errors == 0, result.error_examples
+        assert result.texts > 0 and result.concurrency == V2_CONCURRENCY
+    # Every request answered all its texts: v1 and v2 batches count their texts, explain one per request.
+    by_cell = {r.system.removeprefix("stack-v2:"): r for r in results}
+    assert by_cell["v1"].texts >= V2_CELLS["v1"][2] and by_cell["v2"].texts >= V2_CELLS["v2"][2]
+    lines = v2_markdown(ModelRun(model="tiny", quantized=False, results=results))
+    assert lines[3].startswith("| request | texts per request |") and len(lines) == 5 + len(V2_CELLS)

@@ -29,15 +29,29 @@ GATEWAY_WORKERS ?= 2
 REFERENCE ?=
 # Optional: a labelled sentence<TAB>label file to calibrate v2's scores and prediction sets on.
 CALIBRATION ?=
+# make export VERSION=2 [QUANTIZE=int8]: a new version beside the served one, which keeps serving untouched.
+# The rollout verbs take VERSION too: make shadow VERSION=2 PERCENT=10.
+VERSION ?=
+QUANTIZE ?=
+PERCENT ?=
 
 EXPORT := $(BIN)/python -m export --model "$(MODEL)" --name $(NAME) --repository $(REPOSITORY) \
+	$(if $(VERSION),--version $(VERSION)) $(if $(QUANTIZE),--quantize $(QUANTIZE)) \
 	$(if $(REFERENCE),--reference-data "$(REFERENCE)") $(if $(CALIBRATION),--calibration-data "$(CALIBRATION)")
 GATEWAY_URL := http://127.0.0.1:$(GATEWAY_PORT)
+
+# The rollout state every gateway worker follows (contract/rollout.py); the verbs write it, never the gateway.
+ROLLOUT_STATE := $(RUN_DIR)/rollout.json
+# Optional for make gate: a labelled sentence<TAB>label set both versions score (X-Model-Version header).
+ACCURACY_DATA ?=
+ROLLOUT := $(BIN)/python -m rollout --gateway $(GATEWAY_URL) --triton 127.0.0.1:$(TRITON_HTTP_PORT) \
+	--repository $(REPOSITORY) --name $(NAME) --state $(ROLLOUT_STATE)
 
 # make deploy: see docs/deploy-eks.md. Its settings (OVERLAY, DRY_RUN, TLS_CERT_ARN, ...) are declared once, in
 # deploy/eks/release.py; make passes what is set on its command line or in the environment straight through.
 
-.PHONY: help setup system-deps model export triton gateway run stop test test-fast lint format clean distclean deploy lock soak loadtest bench profile eval
+.PHONY: help setup system-deps model export triton gateway run stop test test-fast lint format clean distclean deploy lock soak loadtest bench profile eval \
+	rollout-status shadow canary promote rollback gate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -75,7 +89,7 @@ $(VENV)/.installed: pyproject.toml client/pyproject.toml constraints.txt
 	@# build (2.13.0+cpu) satisfies ==2.13.0, so the install below keeps it and never pulls the CUDA wheels.
 	@$(BIN)/pip install --quiet --no-deps -c constraints.txt $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL)) torch
 	@echo "setup: installing the project and its pinned dependencies (about a minute)"
-	@$(BIN)/pip install --quiet -c constraints.txt -e ".[export,gateway,local-server,deploy-check,bench,dev]" -e ./client
+	@$(BIN)/pip install --quiet -c constraints.txt -e ".[export,gateway,local-server,deploy-check,rollout,bench,dev]" -e ./client
 	@touch $@
 
 # checkov pins packaging<24 and networkx<2.7, so it gets a venv of its own.
@@ -94,7 +108,7 @@ $(DEPLOY_VENV)/.installed: pyproject.toml constraints.txt
 model: setup
 	@$(EXPORT) --reuse
 
-export: setup ## Export MODEL to ONNX into the model repository (FORCE=1 to overwrite, REFERENCE=file.tsv for drift, CALIBRATION=file.tsv for v2)
+export: setup ## Export MODEL to ONNX into the model repository (VERSION=2 beside the served one, QUANTIZE=int8, FORCE=1 to overwrite, REFERENCE=, CALIBRATION=)
 	$(EXPORT) $(if $(FORCE),--force)
 
 triton: setup model ## Start the local tritonserver (CPU; TRITON_CONFIG=cpu-strict to batch like a GPU)
@@ -102,9 +116,13 @@ triton: setup model ## Start the local tritonserver (CPU; TRITON_CONFIG=cpu-stri
 		--http-port $(TRITON_HTTP_PORT) --grpc-port $(TRITON_GRPC_PORT) --metrics-port $(TRITON_METRICS_PORT) \
 		--model-config-name $(TRITON_CONFIG)
 
-gateway: setup ## Start the gateway (GATEWAY_WORKERS uvicorn workers) and wait until /readyz is 200
-	@$(BIN)/python -m localtriton --work-dir $(RUN_DIR) gateway --triton-url 127.0.0.1:$(TRITON_HTTP_PORT) \
-		--repository $(REPOSITORY) --model-name $(NAME) --port $(GATEWAY_PORT) --workers $(GATEWAY_WORKERS)
+# The first time, the served version (the highest exported) is pinned into the rollout state; after that the
+# state is kept, so a restarted gateway serves what the last verb decided.
+gateway: setup ## Start the gateway (GATEWAY_WORKERS uvicorn workers) following run/rollout.json; wait until /readyz is 200
+	@$(ROLLOUT) init
+	@GATEWAY_ROLLOUT_FILE=$(abspath $(ROLLOUT_STATE)) $(BIN)/python -m localtriton --work-dir $(RUN_DIR) gateway \
+		--triton-url 127.0.0.1:$(TRITON_HTTP_PORT) --repository $(REPOSITORY) --model-name $(NAME) \
+		--port $(GATEWAY_PORT) --workers $(GATEWAY_WORKERS)
 
 run: triton gateway ## Export MODEL unless already exported, start Triton and the gateway, print a curl example
 	@echo
@@ -117,6 +135,26 @@ run: triton gateway ## Export MODEL unless already exported, start Triton and th
 
 stop: ## Stop the gateway and Triton
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m localtriton --work-dir $(RUN_DIR) stop; fi
+
+# Rollouts on the running local stack (docs/rollouts.md): each verb checks the version, has Triton load it,
+# writes run/rollout.json and waits until every gateway worker follows it; nothing restarts.
+rollout-status: setup ## The rollout state and what the gateway reports
+	@$(ROLLOUT) status
+
+shadow: setup ## Also score PERCENT % of texts with VERSION, off the response path: make shadow VERSION=2 PERCENT=10
+	@$(ROLLOUT) shadow --version "$(VERSION)" --percent "$(PERCENT)"
+
+canary: setup ## Answer PERCENT % of callers (sticky) with VERSION: make canary VERSION=2 PERCENT=20
+	@$(ROLLOUT) canary --version "$(VERSION)" --percent "$(PERCENT)"
+
+promote: setup ## The challenger becomes the champion
+	@$(ROLLOUT) promote
+
+rollback: setup ## Drop the challenger, or return to the champion before the last promotion
+	@$(ROLLOUT) rollback
+
+gate: setup ## The pair's figures and the policy's verdict (deploy/rollout-policy.toml); AUTO=1 acts on it, ACCURACY_DATA=file.tsv
+	@$(ROLLOUT) gate $(if $(AUTO),--auto) $(if $(ACCURACY_DATA),--accuracy-data "$(ACCURACY_DATA)")
 
 deploy: $(DEPLOY_VENV)/.installed $(CHECKOV_VENV)/.installed ## Build, push and roll out to EKS (DRY_RUN=1 to only render and print)
 	MODEL_REPOSITORY=$(REPOSITORY) KUBECTL=$(DEPLOY_VENV)/bin/kubectl PYTHON=$(DEPLOY_VENV)/bin/python \

@@ -37,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     verbs_parser.add_parser("status", help="the state file and what the gateway reports")
     for mode in ("shadow", "canary"):
         verb = verbs_parser.add_parser(mode, help=f"{mode} VERSION at PERCENT")
-        verb.add_argument("--version", required=True)
-        verb.add_argument("--percent", type=float, required=True)
+        verb.add_argument("--version", default="")
+        verb.add_argument("--percent", default="")
     verbs_parser.add_parser("promote", help="the challenger becomes the champion")
     verbs_parser.add_parser("rollback", help="drop the challenger, or return to the previous champion")
     gate = verbs_parser.add_parser("gate", help="the pair's figures and the policy's verdict")
@@ -47,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan = verbs_parser.add_parser("plan", help="EKS: the next state (JSON) from the current one on stdin")
     # keep: check that the current state names only versions this release ships, and print it unchanged.
     plan.add_argument("transition", choices=["init", "keep", "shadow", "canary", "promote", "rollback"])
-    plan.add_argument("--version")
-    plan.add_argument("--percent", type=float)
+    plan.add_argument("--version", default="")
+    plan.add_argument("--percent", default="")
     verbs_parser.add_parser("analysis-template", help="EKS: the AnalysisTemplate the policy makes (YAML)")
     run = verbs_parser.add_parser("analysis-run", help="EKS: an AnalysisRun of the template for one pair (JSON)")
     run.add_argument("--state-json", required=True, help="the rollout state whose pair to gate")
@@ -89,6 +89,18 @@ def report(figures: Figures | None, verdict: Verdict) -> list[str]:
     return lines
 
 
+def version_and_percent(args: argparse.Namespace) -> tuple[str, float]:
+    """VERSION and PERCENT as make passes them (maybe empty), checked here so a mistake is one line."""
+    example = f"make {args.transition if args.verb == 'plan' else args.verb} VERSION=2 PERCENT=10"
+    if not args.version.isdigit() or not args.percent:
+        raise RolloutError(f"give a version number and a share: {example}")
+    try:
+        percent = float(args.percent)
+    except ValueError as error:
+        raise RolloutError(f"PERCENT must be a number from 0 to 100, got {args.percent!r}") from error
+    return args.version, percent
+
+
 def plan(args: argparse.Namespace) -> RolloutState:
     """The EKS verbs' state change: pure, checked against the release's model repository (what its image bakes)."""
     if args.transition == "init":
@@ -100,12 +112,11 @@ def plan(args: argparse.Namespace) -> RolloutState:
     if args.transition == "keep":
         return state
     if args.transition in ("shadow", "canary"):
-        if args.version is None or args.percent is None:
-            raise RolloutError(f"{args.transition} needs VERSION and PERCENT")
-        why = incompatibility(verbs.metadata(local, state.champion), verbs.metadata(local, args.version))
+        version, percent = version_and_percent(args)
+        why = incompatibility(verbs.metadata(local, state.champion), verbs.metadata(local, version))
         if why:
-            raise RolloutError(f"version {args.version} cannot challenge {state.champion}: {why}")
-        new = try_challenger(state, args.version, args.transition, args.percent)
+            raise RolloutError(f"version {version} cannot challenge {state.champion}: {why}")
+        new = try_challenger(state, version, args.transition, percent)
     else:
         new = promote(state) if args.transition == "promote" else rollback(state)
     print(f"{args.transition}: {verbs.describe(new)} (was: {verbs.describe(state)})", file=sys.stderr)
@@ -123,7 +134,8 @@ def run_local(args: argparse.Namespace, policy: Policy) -> None:
     elif args.verb == "status":
         print(verbs.status(target(args)))
     elif args.verb in ("shadow", "canary"):
-        print(verbs.try_version(target(args), args.version, args.verb, args.percent))
+        version, percent = version_and_percent(args)
+        print(verbs.try_version(target(args), version, args.verb, percent))
     elif args.verb == "promote":
         print(verbs.promote_challenger(target(args)))
     elif args.verb == "rollback":

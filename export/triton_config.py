@@ -204,6 +204,13 @@ NO_QUEUE_POLICY = """  # No default_queue_policy: with one, Triton 2.51's batche
   # worker, 429 past them) and answers 504 at each request's deadline."""
 
 
+# Without a policy Triton serves only the highest version; a rollout serves two at once (docs/rollouts.md).
+VERSION_POLICY = """# Every exported version is loaded: the gateway serves the champion and the challenger
+# side by side (shadow, canary), and a version exported later is loaded through the model-control API
+# without a restart.
+version_policy: { all { } }"""
+
+
 def render(metadata: ServingMetadata, variant: ConfigVariant) -> str:
     """The config text of ``variant`` for this model."""
     inputs = ",\n".join(
@@ -226,6 +233,7 @@ def render(metadata: ServingMetadata, variant: ConfigVariant) -> str:
     sections = [
         f"# {variant.purpose}\n# Written by `python -m export`; edit freely, the export checks it against the model.",
         f'name: "{metadata.model_name}"\nbackend: "{variant.backend}"',
+        VERSION_POLICY,
         f"# {metadata.max_batch_size}: {variant.max_batch_why}\n"
         "# The gateway splits larger requests at the serving metadata's max_batch_size, the same value.\n"
         f"max_batch_size: {metadata.max_batch_size}",
@@ -274,6 +282,8 @@ def check(config: model_config_pb2.ModelConfig, metadata: ServingMetadata, origi
     outputs = [(tensor.name, tensor.data_type, list(tensor.dims)) for tensor in config.output]
     if outputs != [expected_output]:
         problems.append(f"output must be {metadata.output_name} TYPE_FP32 dims [{len(metadata.labels)}]")
+    if config.version_policy.WhichOneof("policy_choice") != "all":
+        problems.append("version_policy must be { all { } }: Triton would serve only the latest version")
     if not config.HasField("dynamic_batching"):
         problems.append("dynamic_batching is missing: concurrent requests would run one by one")
     if problems:

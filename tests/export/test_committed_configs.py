@@ -43,3 +43,9 @@ def test_cpu_configs_differ_only_in_ragged_batching(relative_path: str, ragged: 
     for tensor in strict.input:
         tensor.allow_ragged_batch = ragged
     assert strict == config, "cpu-strict must batch like cpu in every other respect"
+
+
+@pytest.mark.parametrize("variant", triton_config.VARIANTS, ids=lambda variant: variant.relative_path)
+def test_every_config_loads_every_exported_version(variant: triton_config.ConfigVariant) -> None:
+    # Triton's default policy serves only the highest version; a rollout needs champion and challenger at once.
+    assert committed_config(variant.relative_path).version_policy.WhichOneof("policy_choice") == "all"

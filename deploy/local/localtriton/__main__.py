@@ -37,6 +37,7 @@ def start_triton(args: argparse.Namespace) -> int:
         address=args.address,
         model_config_name=args.model_config_name,
         work_dir=args.work_dir,
+        load_models=tuple(args.load_model or TritonOptions.load_models),
     )
     try:
         server = TritonServer(options).start(ready_timeout_s=args.timeout, detached=True)
@@ -57,7 +58,14 @@ def start_gateway(args: argparse.Namespace) -> int:
         print(f"Gateway already running (pid {pid})")
         ready = wait_until_ready(url + READY_PATH, args.timeout, exit_code=lambda: None if is_alive(pid) else 0) is None
     else:
-        settings = gateway_settings(args.triton_url, args.repository, args.model_name, args.workers, measured=False)
+        settings = gateway_settings(
+            args.triton_url,
+            args.repository,
+            args.model_name,
+            args.workers,
+            measured=False,
+            rollout_file=args.rollout_file,
+        )
         gateway = spawn_gateway(settings, log_file, port=args.port, measured=False, detached=True)
         pid = gateway.pid
         pid_file.write_text(str(pid))
@@ -110,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.model_config_name,
         help="serve configs/NAME.pbtxt of each model: cpu (ragged batches) or cpu-strict (one shape per batch)",
     )
+    triton.add_argument(
+        "--load-model",
+        action="append",
+        help="a model to load at start (repeatable; default: every model). Others load through the model-control API",
+    )
     triton.add_argument("--timeout", type=float, default=120, help="seconds to wait for readiness")
     triton.set_defaults(handler=start_triton)
 
@@ -119,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     gateway.add_argument("--model-name", default="sentiment")
     gateway.add_argument("--port", type=int, default=8080)
     gateway.add_argument("--workers", type=int, default=2)
+    gateway.add_argument(
+        "--rollout-file", type=Path, help="the rollout state the gateway follows (GATEWAY_ROLLOUT_FILE; default: none)"
+    )
     gateway.add_argument("--timeout", type=float, default=60, help="seconds to wait for /readyz")
     gateway.set_defaults(handler=start_gateway)
 

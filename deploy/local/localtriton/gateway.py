@@ -41,12 +41,14 @@ def gateway_settings(
     workers: int = 1,
     *,
     measured: bool = True,
+    rollout_file: Path | None = None,
     **overrides: str,
 ) -> dict[str, str]:
     """The ``GATEWAY_*`` variables of a gateway pointed at a Triton and a model, with ``overrides`` on top.
 
     A measured gateway starts from ``MEASURED_SETTINGS``; ``measured=False`` leaves every other option to the
-    gateway's own defaults, as ``make gateway`` serves a user.
+    gateway's own defaults, as ``make gateway`` serves a user. ``rollout_file``: the rollout state it follows
+    (champion, challenger, shadow or canary share; contract.rollout), absolute so any working directory reads it.
     """
     return {
         **(MEASURED_SETTINGS if measured else {}),
@@ -54,6 +56,7 @@ def gateway_settings(
         "GATEWAY_MODEL_REPOSITORY": str(repository.resolve()),
         "GATEWAY_MODEL_NAME": model_name,
         "GATEWAY_WORKERS": str(workers),
+        **({"GATEWAY_ROLLOUT_FILE": str(rollout_file.resolve())} if rollout_file else {}),
         **overrides,
     }
 

@@ -26,6 +26,9 @@ class TritonOptions:
     model_config_name: str = "cpu"
     work_dir: Path = Path("run")
     exit_timeout_s: int = 3
+    # Explicit model control: these models load at start ("*": every model in the repository), and a version
+    # exported later is loaded by POST /v2/repository/models/<name>/load, without a restart (make shadow/canary).
+    load_models: tuple[str, ...] = ("*",)
     extra_args: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -46,6 +49,8 @@ def command(options: TritonOptions, installation: TritonInstallation, backend_di
         f"--model-repository={options.repository.resolve()}",
         f"--backend-directory={backend_dir.resolve()}",
         f"--model-config-name={options.model_config_name}",
+        "--model-control-mode=explicit",
+        *(f"--load-model={name}" for name in options.load_models),
         f"--http-address={options.address}",
         f"--http-port={options.http_port}",
         f"--grpc-address={options.address}",

@@ -59,6 +59,8 @@ class AdmissionMiddleware:
         needs_permit = scope["path"].startswith(INFERENCE_PREFIX)
         try:
             caller = self._caller(scope)
+            # The canary split is sticky per caller, the same identity the quota uses (gateway.lifecycle).
+            scope.setdefault("state", {})["caller"] = caller
             quota = await self.rate_limiter.hit(caller) if self.rate_limiter else None
             if needs_permit:
                 self.try_acquire_permit()

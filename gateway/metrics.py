@@ -118,6 +118,56 @@ DRIFT_WINDOW_TEXTS = Gauge(
     "gateway_drift_window_texts", "Texts in the drift window (per worker, the largest).", multiprocess_mode="max"
 )
 
+# Model lifecycle (gateway.lifecycle): versions are label values. The gauges are "livemax": each worker sets its
+# own state and the old state's series to 0, so the scrape shows the state every live worker follows.
+ROLLOUT_INFO = Gauge(
+    "gateway_rollout_info",
+    "1 for the rollout state the workers follow (challenger empty when none).",
+    ["champion", "challenger", "mode"],
+    multiprocess_mode="livemax",
+)
+ROLLOUT_PERCENT = Gauge(
+    "gateway_rollout_percent",
+    "Share of texts (shadow) or callers (canary) given to the challenger, 0-100.",
+    multiprocess_mode="livemax",
+)
+COMPARED_TEXTS = Counter(
+    "gateway_compared_texts", "Texts scored by both the champion and the challenger.", ["champion", "challenger"]
+)
+COMPARED_AGREEMENTS = Counter(
+    "gateway_compared_agreements",
+    "Compared texts on which both versions gave the same label.",
+    ["champion", "challenger"],
+)
+COMPARED_SCORE_DELTA = Histogram(
+    "gateway_compared_score_delta",
+    "|P_challenger(l) - P_champion(l)| per compared text, l the champion's label.",
+    ["champion", "challenger"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+COMPARED_LABELS = Counter(
+    "gateway_compared_labels",
+    "Each version's label on compared texts (the label shift is the difference of the two versions' shares).",
+    ["champion", "challenger", "version", "label"],
+)
+VERSION_SECONDS = Histogram(
+    "gateway_version_seconds",
+    "A request's model time (cache, tokenize, queue, Triton) per version and role (answer or shadow).",
+    ["version", "role"],
+    buckets=LATENCY_BUCKETS,
+)
+VERSION_REQUESTS = Counter(
+    "gateway_version_requests",
+    "Requests per version and role by outcome: ok, refused (admission by cost said no) or error.",
+    ["version", "role", "outcome"],
+)
+SHADOW_SHED = Counter(
+    "gateway_shadow_shed",
+    "Shadow requests shed before they cost anything: busy (answering work waits for a Triton call), backlog "
+    "(GATEWAY_SHADOW_MAX_IN_FLIGHT reached) or overloaded (the challenger's token budget refused).",
+    ["reason"],
+)
+
 
 def forget_dead_workers(folder: Path) -> None:
     """Drop the live gauges of workers that are gone, so a killed worker's last queue and slots stop counting.

@@ -96,6 +96,20 @@ class ServiceLimits(BaseModel):
     max_body_bytes: int = Field(description="Request body size in bytes (GATEWAY_MAX_BODY_BYTES).")
 
 
+class RolloutInfo(BaseModel):
+    """The rollout state this worker serves (contract.rollout), and why the file's latest one was refused, if it was."""
+
+    champion: str = Field(description="The version that answers outside the canary share.")
+    challenger: str | None = Field(description="The version tried beside it, or null.")
+    mode: Literal["off", "shadow", "canary"] = Field(
+        description="shadow: a share of texts is also scored by the challenger, off the response path; canary: a "
+        "share of callers is answered by it."
+    )
+    percent: float = Field(ge=0, le=100, description="The share of texts (shadow) or callers (canary).")
+    previous: str | None = Field(description="The champion before the last promotion (what a rollback returns to).")
+    error: str | None = Field(description="Why the state file's latest state is not served (one line), or null.")
+
+
 class ServiceInfo(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
@@ -107,6 +121,7 @@ class ServiceInfo(BaseModel):
     max_length: int
     limits: ServiceLimits
     endpoints: list[str] = Field(description="`METHOD path` of every public endpoint, read from the app's routes.")
+    rollout: RolloutInfo = Field(description="Champion, challenger, mode and share; `model_version` is the champion.")
 
 
 class Health(BaseModel):

@@ -160,6 +160,19 @@ class Settings(BaseSettings):
         "gateway still answers within the deadline, high enough to keep Triton's batches full.",
     )
 
+    rollout_file: Path | None = Field(
+        None,
+        description="The rollout state every worker follows while serving (contract.rollout: champion, challenger, "
+        "shadow or canary share), re-read within a second of a change; written only by the rollout verbs. Unset or "
+        "absent: serve GATEWAY_MODEL_VERSION (or the highest exported) alone.",
+    )
+    shadow_max_in_flight: int = Field(
+        4,
+        ge=1,
+        description="Shadow requests (texts also scored by the challenger, off the response path) one worker "
+        "scores at once; beyond it, and whenever answering work waits for a Triton call, shadow work is shed.",
+    )
+
     forwarded_allow_ips: str = Field(
         "127.0.0.1",
         description="Comma-separated addresses or CIDR ranges of proxies whose X-Forwarded-For and "

@@ -1,46 +1,22 @@
 """The FastAPI application: resources made once per worker in the lifespan, routes, middleware, handlers."""
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-import aiohttp
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi_offline import FastAPIOffline
 from starlette.routing import Route
-from tritonclient.utils import InferenceServerException
 
-from contract.drift_profile import TrafficProfile
-from contract.metadata import ServingMetadata
-from contract.versions import NoServedVersion, resolve_version
 from gateway import __version__
 from gateway.api import error_handlers, playground
 from gateway.api.admission import AdmissionMiddleware
 from gateway.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from gateway.api.routes import router
 from gateway.api.routes_v2 import router as router_v2
-from gateway.errors import ModelMismatch
-from gateway.pipeline.analysis import Analyzer
+from gateway.lifecycle.rollout import Rollout
 from gateway.pipeline.cache import MemoryCache, RedisCache, ResultCache
-from gateway.pipeline.drift import DriftMonitor
-from gateway.pipeline.service import SentimentService
-from gateway.pipeline.tokenization import TextEncoder
-from gateway.pipeline.triton import TritonModel
 from gateway.settings import Settings
-
-logger = logging.getLogger("gateway")
-
-
-def served_version(settings: Settings) -> tuple[Path, str]:
-    """The version folder to serve; none exported yet stops the start-up with what to run."""
-    try:
-        return resolve_version(settings.model_repository, settings.model_name, settings.model_version)
-    except NoServedVersion as error:
-        raise ModelMismatch(
-            f"{error} (GATEWAY_MODEL_REPOSITORY / GATEWAY_MODEL_VERSION); run `make export` first"
-        ) from error
 
 
 def make_cache(settings: Settings) -> ResultCache | None:
@@ -54,33 +30,18 @@ def make_cache(settings: Settings) -> ResultCache | None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    version_dir, version = served_version(settings)
-    metadata = ServingMetadata.read(version_dir)
-    encoder = TextEncoder(
-        version_dir / metadata.tokenizer_dir / "tokenizer.json", metadata.max_length, settings.window_stride
-    )
-    triton = TritonModel(settings, metadata, version)
-    try:
-        await triton.verify()
-    except ModelMismatch:
-        await triton.close()
-        raise
-    except (aiohttp.ClientError, OSError, InferenceServerException) as error:
-        # Not fatal: Triton may simply start later. /readyz answers 503 and checks again until it is there.
-        logger.warning("Triton at %s not reachable yet (%s); will verify when it is", settings.triton_url, error)
     cache = make_cache(settings)
-    reference = TrafficProfile.read(version_dir)
-    drift = DriftMonitor(reference, settings.drift_window, settings.drift_min_texts) if reference else None
-    if drift is None:
-        logger.info("no reference profile in %s: drift gauges off (export with --reference-data)", version_dir)
-    service = SentimentService(metadata, version, encoder, triton, cache, drift, settings)
-    app.state.service = service
-    app.state.analyzer = Analyzer(service)
-    logger.info("serving %s version %s from %s via %s", metadata.model_name, version, version_dir, settings.triton_url)
+    try:
+        # One service per version the rollout state names (the default version alone without one).
+        app.state.rollout = await Rollout.start(settings, cache)
+    except BaseException:
+        if cache:
+            await cache.close()
+        raise
     try:
         yield
     finally:
-        await service.close()
+        await app.state.rollout.close()
         if cache:
             await cache.close()
 

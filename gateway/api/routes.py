@@ -1,14 +1,14 @@
-"""HTTP routes: each takes the service from a dependency, calls it, returns a typed body."""
+"""HTTP routes: each takes the rollout from a dependency, calls it, returns a typed body."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from gateway import __version__, metrics
 from gateway.api.limits import check_text_limits
 from gateway.errors import ERROR_RESPONSES
-from gateway.pipeline.service import SentimentService
+from gateway.lifecycle.rollout import VERSION_HEADER, Rollout
 from gateway.schemas import (
     BatchSentimentRequest,
     BatchSentimentResponse,
@@ -24,45 +24,70 @@ router = APIRouter()
 
 
 # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request for nothing.
-async def get_service(request: Request) -> SentimentService:
-    return request.app.state.service
+async def get_rollout(request: Request) -> Rollout:
+    return request.app.state.rollout
 
 
-Service = Annotated[SentimentService, Depends(get_service)]
+async def get_caller(request: Request) -> str:
+    """Who is asking, as admission identified them for the quota (API-key digest, else the client address).
+
+    Admission skips the paths in GATEWAY_PUBLIC_PATHS; listed there, a scoring route splits by address.
+    """
+    return getattr(request.state, "caller", None) or "address:" + (request.client.host if request.client else "")
+
+
+CurrentRollout = Annotated[Rollout, Depends(get_rollout)]
+Caller = Annotated[str, Depends(get_caller)]
+RequestedVersion = Annotated[
+    str | None,
+    Header(
+        alias=VERSION_HEADER,
+        description="Answer with this model version (the champion or the challenger; `GET /` names them) instead "
+        "of the canary split: how a gate scores a labelled set per version.",
+    ),
+]
 
 
 @router.post("/v1/sentiment", response_model=SentimentResult, responses=ERROR_RESPONSES, tags=["sentiment"])
-async def classify_one(body: SentimentRequest, service: Service) -> SentimentResult:
+async def classify_one(
+    body: SentimentRequest, rollout: CurrentRollout, caller: Caller, version: RequestedVersion = None
+) -> SentimentResult:
     """Classify one text."""
-    check_text_limits([body.text], service.settings, field="text")
-    return (await service.classify([body.text], body, route="/v1/sentiment"))[0]
+    check_text_limits([body.text], rollout.settings, field="text")
+    return (await rollout.classify([body.text], body, "/v1/sentiment", caller, version))[0]
 
 
 @router.post(
     "/v1/sentiment/batch", response_model=BatchSentimentResponse, responses=ERROR_RESPONSES, tags=["sentiment"]
 )
-async def classify_batch(body: BatchSentimentRequest, service: Service) -> BatchSentimentResponse:
+async def classify_batch(
+    body: BatchSentimentRequest, rollout: CurrentRollout, caller: Caller, version: RequestedVersion = None
+) -> BatchSentimentResponse:
     """Classify several texts; results come back in input order. Batches over Triton's limit are split."""
-    check_text_limits(body.texts, service.settings, field="texts")
-    return BatchSentimentResponse(results=await service.classify(body.texts, body, route="/v1/sentiment/batch"))
+    check_text_limits(body.texts, rollout.settings, field="texts")
+    return BatchSentimentResponse(
+        results=await rollout.classify(body.texts, body, "/v1/sentiment/batch", caller, version)
+    )
 
 
 @router.get("/", response_model=ServiceInfo, tags=["service"])
-async def service_info(service: Service, request: Request) -> ServiceInfo:
-    """What this gateway serves and where."""
+async def service_info(rollout: CurrentRollout, request: Request) -> ServiceInfo:
+    """What this gateway serves and where; `rollout` says which versions answer and how."""
+    champion = rollout.champion.service
     return ServiceInfo(
         name="sentiment-gateway",
         version=__version__,
-        model=service.metadata.model_name,
-        model_version=service.version,
-        labels=service.metadata.labels,
-        max_length=service.metadata.max_length,
+        model=champion.metadata.model_name,
+        model_version=champion.version,
+        labels=champion.metadata.labels,
+        max_length=champion.metadata.max_length,
         limits=ServiceLimits(
-            max_texts_per_request=service.settings.max_texts_per_request,
-            max_text_chars=service.settings.max_text_chars,
-            max_body_bytes=service.settings.max_body_bytes,
+            max_texts_per_request=rollout.settings.max_texts_per_request,
+            max_text_chars=rollout.settings.max_text_chars,
+            max_body_bytes=rollout.settings.max_body_bytes,
         ),
         endpoints=request.app.state.endpoints,
+        rollout=rollout.info(),
     )
 
 
@@ -78,15 +103,15 @@ async def healthz() -> Health:
     responses={503: {"model": Readiness, "description": "Triton unreachable or the model not ready."}},
     tags=["service"],
 )
-async def readyz(service: Service) -> Response:
-    """200 only while Triton says the model is ready, so a load balancer sends traffic only then."""
-    ready, reason = await service.triton.ready()
+async def readyz(rollout: CurrentRollout) -> Response:
+    """200 only while Triton says the champion is ready, so a load balancer sends traffic only then."""
+    ready, reason = await rollout.champion.service.triton.ready()
     if ready:
         return JSONResponse(Readiness(status="ready").model_dump())
     return JSONResponse(
         Readiness(status="not_ready", reason=reason).model_dump(),
         status_code=503,
-        headers={"Retry-After": str(service.settings.retry_after_s)},
+        headers={"Retry-After": str(rollout.settings.retry_after_s)},
     )
 
 

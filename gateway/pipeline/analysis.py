@@ -54,16 +54,20 @@ class Analyzer:
             service.metadata.labels, service.metadata.calibration, service.settings.coverage
         )
 
-    async def analyze(self, texts: list[str], options: AnalysisOptions, route: str) -> list[AnalysisResult]:
-        """One result per text, in input order."""
+    async def analyze(
+        self, texts: list[str], options: AnalysisOptions, route: str
+    ) -> tuple[list[AnalysisResult], list[ModelOutput]]:
+        """One result per text, in input order, and the model's raw output for each text (before calibration:
+        what a rollout compares between two versions)."""
         field = "text" if route == "/v2/sentiment" else "texts"
         rows = _Rows()
         plans = [self._plan(text, options.explain, rows, field, position) for position, text in enumerate(texts)]
         outputs = await self.service.model_outputs(rows.texts, options.long_text, field)
         decisions = [self.decider.decide(np.asarray(output.probabilities)) for output in outputs]
         results = [self._result(plan, outputs, decisions, options.explain) for plan in plans]
-        self.service.record([outputs[plan.row] for plan in plans], [result.label for result in results], route)
-        return results
+        text_outputs = [outputs[plan.row] for plan in plans]
+        self.service.record(text_outputs, [result.label for result in results], route)
+        return results, text_outputs
 
     def _plan(self, text: str, explain: bool, rows: _Rows, field: str, position: int) -> _Plan:
         name = field if field == "text" else f"texts[{position}]"

@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("transition", choices=["init", "keep", "shadow", "canary", "promote", "rollback"])
     plan.add_argument("--version", default="")
     plan.add_argument("--percent", default="")
+    plan.add_argument("--patch", action="store_true", help="print a kubectl merge patch of the ConfigMap instead")
+    matches = verbs_parser.add_parser("matches", help="EKS: exit 0 when GET /'s rollout (JSON, stdin) is the state")
+    matches.add_argument("--state-json", required=True)
     verbs_parser.add_parser("analysis-template", help="EKS: the AnalysisTemplate the policy makes (YAML)")
     run = verbs_parser.add_parser("analysis-run", help="EKS: an AnalysisRun of the template for one pair (JSON)")
     run.add_argument("--state-json", required=True, help="the rollout state whose pair to gate")
@@ -149,7 +152,13 @@ def run_local(args: argparse.Namespace, policy: Policy) -> None:
 
 def run_eks(args: argparse.Namespace, policy: Policy) -> None:
     if args.verb == "plan":
-        print(json.dumps(asdict(plan(args))))
+        state = json.dumps(asdict(plan(args)))
+        print(json.dumps({"data": {"rollout.json": state}}) if args.patch else state)
+    elif args.verb == "matches":
+        expected = RolloutState.parse(args.state_json)
+        report = json.loads(sys.stdin.read()).get("rollout") or {}
+        if not verbs.reported(report, expected):
+            raise RolloutError(f"the gateway reports {report}, not {verbs.describe(expected)}")
     elif args.verb == "analysis-template":
         print(argo.analysis_template_yaml(policy), end="")
     elif args.verb == "analysis-run":

@@ -1,8 +1,6 @@
 """HTTP to the running local stack: Triton's model-control and readiness API, the gateway's state, metrics and
 per-version answers. Every call here is one request; the waiting and deciding is in rollout.verbs."""
 
-import httpx
-
 VERSION_HEADER = "X-Model-Version"
 
 
@@ -21,9 +19,11 @@ class Stack:
         self.triton = base_url(triton_url)
         self.timeout_s = timeout_s
 
-    def _request(self, method: str, url: str, **options: object) -> httpx.Response:
+    def _request(self, method: str, url: str, **options: object):  # -> httpx.Response
         # A fresh connection per call: uvicorn's workers share the listening socket, so successive calls on new
         # connections reach different workers, which is what "every worker reports the state" needs.
+        import httpx  # here, not at the top: deploy.sh runs the EKS subcommands from a venv without it
+
         try:
             return httpx.request(method, url, timeout=self.timeout_s, **options)  # type: ignore[arg-type]
         except httpx.HTTPError as error:

@@ -6,6 +6,12 @@
 #   deploy.sh tag        print the release tag and exit (the workflow's build job names its release with it)
 #   deploy.sh teardown   delete the namespace, the load balancers the controller left, and (DELETE_RELEASES=1)
 #                        this overlay's model releases in S3
+#   deploy.sh shadow|canary   VERSION=2 PERCENT=10: try a shipped version beside the champion (docs/rollouts.md)
+#   deploy.sh promote|rollback    the challenger becomes the champion / drop it, or return to the previous one
+#   deploy.sh gate       the pair's Argo Rollouts analysis (Prometheus, all pods) and its verdict; AUTO=1 acts on it
+#
+# The verbs patch the ConfigMap gateway-rollout, which every gateway pod mounts: one decision for all replicas,
+# and it survives their restarts and later releases.
 #
 # Settings: python deploy/eks/release.py settings --help lists none; SETTINGS in release.py declares them all,
 # once, with their defaults. DRY_RUN=1 renders and validates everything and prints the aws, docker and
@@ -22,6 +28,7 @@ RUN_CHECKOV="${RUN_CHECKOV:-auto}"
 K8S_VERSION="${K8S_VERSION:-1.35}"
 RENDER_DIR="${RENDER_DIR:-}"
 readonly EKS_DIR=deploy/eks NAMESPACE=sentiment APPLYSET=sentiment-release BUILDER=sentiment-release
+readonly ROLLOUT_CONFIGMAP=gateway-rollout
 # The controller names its load balancers k8s-<namespace, 8 characters>-<name, 8 characters>-<hash>.
 readonly LB_NAME_PREFIX="k8s-${NAMESPACE:0:8}-"
 export KUBECTL
@@ -45,6 +52,7 @@ on_error() {
 trap 'on_error $LINENO' ERR
 
 release_py() { "$PYTHON" "$EKS_DIR/release.py" "$@"; }
+rollout_py() { "$PYTHON" -m rollout --repository "$MODEL_REPOSITORY" "$@"; }
 is_dry_run() { [[ "$DRY_RUN" == "1" ]]; }
 kubectl_cmd() { "$KUBECTL" ${KUBE_CONTEXT:+--context "$KUBE_CONTEXT"} "$@"; }
 
@@ -165,7 +173,7 @@ publish_model() {
     # Only what the GPU config (config.pbtxt, onnxruntime backend) loads; a prefix per overlay and release,
     # so a rollback of the Deployment also rolls back the model and a teardown touches only its own.
     run aws s3 sync "$MODEL_REPOSITORY/sentiment" "$uri/sentiment" --region "$AWS_REGION" --no-progress \
-        --exclude "*" --include config.pbtxt --include labels.txt --include "1/model.onnx*"
+        --exclude "*" --include config.pbtxt --include labels.txt --include "*/model.onnx*"
 }
 
 # The in-cluster Redis's password: generated once, kept across releases (a new one would restart Redis and the
@@ -183,10 +191,32 @@ ensure_redis_password() {
     rm -f "$password_file"
 }
 
+current_rollout_state() {
+    kubectl_cmd -n "$NAMESPACE" get configmap "$ROLLOUT_CONFIGMAP" -o 'jsonpath={.data.rollout\.json}'
+}
+
+# The rollout state: created once (champion: the highest version shipped), outside the ApplySet so that neither
+# a release's apply nor its prune resets what the verbs decided; a later release only checks that it still ships
+# every version the state names.
+ensure_rollout_state() {
+    local state
+    if ! is_dry_run && state="$(current_rollout_state 2>/dev/null)" && [[ -n "$state" ]]; then
+        rollout_py plan keep <<<"$state" >/dev/null \
+            || die "the rollout state names a version this release does not ship (above); ship it, or roll back first"
+        info "ConfigMap $ROLLOUT_CONFIGMAP kept: $state"
+        return
+    fi
+    # A dry run on a fresh clone has nothing exported; a real run has (check-model), so it never guesses.
+    state="$(rollout_py plan init </dev/null)" || { is_dry_run && state='{"champion": "<highest exported>"}'; } \
+        || die "no exported version to name as the champion (above)"
+    run_kubectl -n "$NAMESPACE" create configmap "$ROLLOUT_CONFIGMAP" --from-literal=rollout.json="$state"
+}
+
 apply_and_wait() {
     step "Apply $OVERLAY as the ApplySet $APPLYSET"
     run_kubectl apply --server-side --field-manager=sentiment-deploy -f "$RENDER_DIR/namespace.yaml"
     ensure_redis_password
+    ensure_rollout_state
     # The ApplySet records what it applied (kinds and names) and prunes whatever an earlier release applied
     # and this one does not: a switched autoscaler, exposure or Redis leaves nothing behind.
     KUBECTL_APPLYSET=true run_kubectl apply --server-side --field-manager=sentiment-deploy --force-conflicts \
@@ -262,6 +292,63 @@ teardown() {
     printf '\nTeardown %s.\n' "$(is_dry_run && echo 'dry run complete; nothing was deleted' || echo complete)"
 }
 
+# Each gateway pod shows the state in GET /; read once per pod through kubectl exec (the image has Python).
+wait_for_gateways() {
+    local state="$1" pod deadline
+    info "the kubelet projects a ConfigMap change into each pod within its sync period (1 min by default) plus its"
+    info "cache's delay, often 60-90 s; each gateway worker re-reads the file within about 1 s of that"
+    if is_dry_run; then
+        run_kubectl -n "$NAMESPACE" get pods -l app.kubernetes.io/name=gateway -o name
+        return
+    fi
+    deadline=$((SECONDS + 180))
+    for pod in $(kubectl_cmd -n "$NAMESPACE" get pods -l app.kubernetes.io/name=gateway -o name); do
+        until kubectl_cmd -n "$NAMESPACE" exec "$pod" -c gateway -- python -c \
+            'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:8080/", timeout=5).read().decode())' \
+            | rollout_py matches --state-json "$state" 2>/dev/null; do
+            ((SECONDS < deadline)) || die "$pod does not follow the new state after 180 s (its GET / rollout.error says why)"
+            sleep 5
+        done
+        info "$pod follows it"
+    done
+}
+
+rollout_verb() {
+    local verb="$1" state new patch
+    step "Rollout: $verb (ConfigMap $NAMESPACE/$ROLLOUT_CONFIGMAP)"
+    state="$(current_rollout_state)" || die "no ConfigMap $ROLLOUT_CONFIGMAP: deploy a release first"
+    # The pure transition and its checks (the version shipped by this release, the same labels and inputs).
+    new="$(rollout_py plan "$verb" --version "$VERSION" --percent "$PERCENT" <<<"$state")" \
+        || die "refused (above); the state is unchanged"
+    patch="$(rollout_py plan "$verb" --version "$VERSION" --percent "$PERCENT" --patch <<<"$state" 2>/dev/null)"
+    run_kubectl -n "$NAMESPACE" patch configmap "$ROLLOUT_CONFIGMAP" --type merge -p "$patch"
+    wait_for_gateways "$new"
+}
+
+gate() {
+    local state run name phase decision
+    step "Gate: Argo Rollouts analysis of the current pair (deploy/rollout-policy.toml, all gateway pods)"
+    state="$(current_rollout_state)" || die "no ConfigMap $ROLLOUT_CONFIGMAP: deploy a release first"
+    run="$(rollout_py analysis-run --state-json "$state")" || die "nothing to gate (above)"
+    if is_dry_run; then
+        run_kubectl -n "$NAMESPACE" create -f - -o name <<<"$run"
+        return
+    fi
+    name="$(kubectl_cmd -n "$NAMESPACE" create -f - -o name <<<"$run")"
+    info "created $name; waiting for it to finish (up to ${GATE_TIMEOUT_S} s)"
+    local deadline=$((SECONDS + GATE_TIMEOUT_S))
+    until phase="$(kubectl_cmd -n "$NAMESPACE" get "$name" -o 'jsonpath={.status.phase}')" \
+        && [[ "$phase" =~ ^(Successful|Failed|Inconclusive|Error)$ ]]; do
+        ((SECONDS < deadline)) || die "$name still ${phase:-pending} after ${GATE_TIMEOUT_S} s"
+        sleep 10
+    done
+    decision="$(kubectl_cmd -n "$NAMESPACE" get "$name" -o json | rollout_py analysis-verdict)"
+    info "verdict: $decision ($name: $phase)"
+    if [[ "$AUTO" == 1 && "$decision" != hold ]]; then
+        rollout_verb "$decision"
+    fi
+}
+
 case "${1:-deploy}" in
     deploy) deploy ;;
     tag)
@@ -269,5 +356,13 @@ case "${1:-deploy}" in
         release_py tag
         ;;
     teardown) teardown ;;
-    *) die "unknown command '$1' (deploy, tag or teardown)" ;;
+    shadow | canary | promote | rollback)
+        load_settings rollout
+        rollout_verb "$1"
+        ;;
+    gate)
+        load_settings rollout
+        gate
+        ;;
+    *) die "unknown command '$1' (deploy, tag, teardown, shadow, canary, promote, rollback or gate)" ;;
 esac

@@ -6,7 +6,7 @@ Asks kubectl and aws (the real CLIs, JSON output) and reads their answers:
   * NetworkPolicy enforcement (the VPC CNI's network policy agent enabled, Calico or Cilium);
   * the AWS Load Balancer Controller (its TargetGroupBinding API and a ready controller Deployment);
   * the metrics pipeline the autoscalers need (metrics-server; KEDA or prometheus-adapter, Available);
-  * the Prometheus Operator (ServiceMonitor);
+  * the Prometheus Operator (ServiceMonitor) and Argo Rollouts (AnalysisTemplate, AnalysisRun: the rollout gate);
   * Triton's S3 access: IRSA (the cluster's OIDC issuer registered in IAM) or an EKS Pod Identity association.
 
   KUBECTL=... [KUBE_CONTEXT=...] python preflight.py CLUSTER REGION AUTOSCALER [ROLE_ARN]
@@ -129,11 +129,19 @@ def metrics_pipeline(cluster: Cluster, autoscaler: str) -> list[str]:
     ]
 
 
-def prometheus_operator(cluster: Cluster) -> str | None:
+# The custom resources the release applies or creates, and what installs each.
+CUSTOM_RESOURCES = {
+    "servicemonitors.monitoring.coreos.com": (
+        "Prometheus Operator: no ServiceMonitor CRD (install kube-prometheus-stack)"
+    ),
+    "analysistemplates.argoproj.io": "Argo Rollouts: no AnalysisTemplate CRD (install the argo-rollouts Helm chart; "
+    "deploy.sh gate runs its analysis)",
+}
+
+
+def custom_resources(cluster: Cluster) -> list[str]:
     crds = {c["metadata"]["name"] for c in cluster.kubectl("get", "customresourcedefinitions")["items"]}
-    if "servicemonitors.monitoring.coreos.com" in crds:
-        return None
-    return "Prometheus Operator: no ServiceMonitor CRD (install kube-prometheus-stack)"
+    return [line for name, line in CUSTOM_RESOURCES.items() if name not in crds]
 
 
 def s3_access(cluster: Cluster, role_arn: str) -> str | None:
@@ -168,7 +176,7 @@ def missing(cluster: Cluster, autoscaler: str, role_arn: str) -> list[str]:
         lambda: network_policy(cluster),
         lambda: load_balancer_controller(cluster),
         lambda: metrics_pipeline(cluster, autoscaler),
-        lambda: prometheus_operator(cluster),
+        lambda: custom_resources(cluster),
         lambda: s3_access(cluster, role_arn),
     ]
     found: list[str] = []
@@ -188,7 +196,10 @@ def main(argv: list[str]) -> int:
     for problem in problems:
         print(f"missing: {problem}")
     if not problems:
-        print("preflight: device plugin, network policy, load balancer controller, metrics, S3 access: all present")
+        print(
+            "preflight: device plugin, network policy, load balancer controller, metrics, Prometheus Operator, "
+            "Argo Rollouts, S3 access: all present"
+        )
     return 1 if problems else 0
 
 

@@ -30,7 +30,6 @@ EKS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = EKS_DIR.parents[1]
 NAMESPACE = "sentiment"
 MODEL_NAME = "sentiment"
-MODEL_VERSION = "1"
 OVERLAYS = tuple(sorted(p.name for p in (EKS_DIR / "overlays").iterdir() if (p / "kustomization.yaml").is_file()))
 TRITON_IMAGE = "nvcr.io/nvidia/tritonserver"
 
@@ -104,6 +103,10 @@ SETTINGS = (
     Setting("KUBE_CONTEXT", "", r"[^\s]+", "kubeconfig context of the target cluster (default: the current one)"),
     Setting("ROLLOUT_TIMEOUT", "20m", r"[0-9]+[sm]", "how long kubectl rollout status waits for Triton"),
     Setting("DELETE_RELEASES", "0", "[01]", "teardown: 1 also deletes this overlay's model releases in S3"),
+    Setting("VERSION", "", r"[0-9]+", "shadow, canary: the challenger's version (shipped by the current release)"),
+    Setting("PERCENT", "", r"[0-9]+(\.[0-9]+)?", "shadow: share of texts also scored; canary: share of callers"),
+    Setting("AUTO", "0", "[01]", "gate: 1 acts on the verdict (promote or rollback); 0 only prints it"),
+    Setting("GATE_TIMEOUT_S", "600", r"[0-9]+", "gate: how long to wait for the AnalysisRun to finish"),
 )
 
 # What a dry run puts where a real run needs an AWS answer.
@@ -129,7 +132,7 @@ def read_settings(environ: dict[str, str], command: str) -> dict[str, str]:
         if value and not re.fullmatch(setting.pattern, value):
             raise SettingsError(f"{setting.name} must match {setting.pattern} ({setting.help}), got {value!r}")
     dry_run = values["DRY_RUN"] == "1"
-    if command == "tag":
+    if command in ("tag", "rollout"):  # neither needs AWS: the verbs and the gate go through kubectl only
         return values
     for name, placeholder in DRY_RUN_PLACEHOLDERS.items():
         if not values[name] and (name != "VPC_CIDR" or values["EXPOSURE"] == "alb"):
@@ -147,18 +150,25 @@ def read_settings(environ: dict[str, str], command: str) -> dict[str, str]:
     return values
 
 
+def exported_versions(repository: Path) -> list[str]:
+    """Every version folder the export finished (its serving_metadata.json is written last), in number order:
+    a release ships them all, so the rollout state can move between them without a new release."""
+    model = repository / MODEL_NAME
+    found = [p.name for p in model.glob("[0-9]*") if p.name.isdigit() and (p / "serving_metadata.json").is_file()]
+    return sorted(found, key=int)
+
+
 def model_files(repository: Path) -> list[Path]:
     """The files a release ships (what Triton loads and what the gateway image carries), relative, sorted."""
     model = repository / MODEL_NAME
-    version = model / MODEL_VERSION
-    patterns = [
-        model.glob("config.pbtxt"),
-        model.glob("labels.txt"),
-        version.glob("model.onnx*"),
-        version.glob("serving_metadata.json"),
-        version.glob("reference_profile.json"),
-        version.glob("tokenizer/**/*"),
-    ]
+    patterns = [model.glob("config.pbtxt"), model.glob("labels.txt")]
+    for version in map(model.joinpath, exported_versions(repository)):
+        patterns += [
+            version.glob("model.onnx*"),
+            version.glob("serving_metadata.json"),
+            version.glob("reference_profile.json"),
+            version.glob("tokenizer/**/*"),
+        ]
     return sorted(p.relative_to(model) for found in patterns for p in found if p.is_file())
 
 
@@ -385,7 +395,7 @@ def unpinned_images(manifests: Path) -> list[str]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="release.py", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("settings").add_argument("for_command", choices=["deploy", "tag", "teardown"])
+    commands.add_parser("settings").add_argument("for_command", choices=["deploy", "tag", "teardown", "rollout"])
     commands.add_parser("tag")
     commands.add_parser("check-model").add_argument("tag")
     commands.add_parser("kustomization").add_argument("work", type=Path)

@@ -2,10 +2,10 @@
 
 Core kinds are checked against the Kubernetes OpenAPI schema of one stated version with the
 kubernetes-validate package (strict: unknown fields are errors). The custom resources this service uses
-(ServiceMonitor, PrometheusRule, ScaledObject) have no schema in that package, and their CRDs come from
-the operators installed in the cluster (kube-prometheus-stack, KEDA) at whatever version the cluster
-runs, so they get a structural check of the fields we rely on instead. Any other kind is an error: a new
-kind must be added here deliberately.
+(ServiceMonitor, PrometheusRule, ScaledObject, AnalysisTemplate) have no schema in that package, and their CRDs
+come from the operators installed in the cluster (kube-prometheus-stack, KEDA, Argo Rollouts) at whatever
+version the cluster runs, so they get a structural check of the fields we rely on instead. Any other kind is
+an error: a new kind must be added here deliberately.
 
 Usage: python deploy/eks/validate_manifests.py [--kubernetes-version 1.35] FILE [FILE...]
 """
@@ -85,11 +85,23 @@ def _check_scaled_object(obj: dict) -> list[str]:
     return errors
 
 
+def _check_analysis_template(obj: dict) -> list[str]:
+    errors = _require(obj, "spec.metrics")
+    for metric in obj.get("spec", {}).get("metrics") or []:
+        name = metric.get("name")
+        if not name or not (metric.get("provider") or {}).get("prometheus", {}).get("query"):
+            errors.append(f"metric {name}: every metric needs a name and a Prometheus query")
+        if not metric.get("successCondition") or not metric.get("failureCondition"):
+            errors.append(f"metric {name}: both conditions, so that neither met is Inconclusive (hold)")
+    return errors
+
+
 # (apiVersion, kind) -> structural check. Reason for not using a schema: see the module docstring.
 CUSTOM_RESOURCE_CHECKS: dict[tuple[str, str], Callable[[dict], list[str]]] = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): _check_service_monitor,
     ("monitoring.coreos.com/v1", "PrometheusRule"): _check_prometheus_rule,
     ("keda.sh/v1alpha1", "ScaledObject"): _check_scaled_object,
+    ("argoproj.io/v1alpha1", "AnalysisTemplate"): _check_analysis_template,
 }
 
 

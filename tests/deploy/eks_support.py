@@ -206,7 +206,10 @@ COMPLETE = {
     ),
     "deployments": items(workload("aws-load-balancer-controller", "eks/aws-load-balancer-controller:v2.11.0")),
     "apiservices": items(apiservice("v1beta1.metrics.k8s.io"), apiservice("v1beta1.external.metrics.k8s.io")),
-    "customresourcedefinitions": items({"metadata": {"name": "servicemonitors.monitoring.coreos.com"}}),
+    "customresourcedefinitions": items(
+        {"metadata": {"name": "servicemonitors.monitoring.coreos.com"}},
+        {"metadata": {"name": "analysistemplates.argoproj.io"}},
+    ),
     "nodes": items(),
 }
 

@@ -55,10 +55,10 @@ EXPECTED_STAGES = {
         "builder": ["FROM", "ENV", "RUN", "COPY", "RUN"],
         "runtime": [
             "FROM",
-            *["ARG"] * 3,
+            *["ARG"] * 2,
             "LABEL",
             "RUN",  # the system user, and nothing else
-            *["COPY"] * 5,  # venv from the builder, gateway, export helpers, metadata, tokenizer
+            *["COPY"] * 4,  # venv from the builder, contract, gateway, the model folder (every version)
             "ENV",
             "WORKDIR",
             "USER",
@@ -216,15 +216,21 @@ def test_gateway_requirements_are_the_tested_pins() -> None:
         assert str(parsed.specifier) == f"=={constraints[canonicalize_name(parsed.name)]}", requirement
 
 
-def test_gateway_image_carries_tokenizer_and_metadata_of_the_chosen_version() -> None:
+def test_gateway_image_carries_tokenizer_and_metadata_of_every_version() -> None:
+    """Any exported version can be named champion or challenger in the rollout ConfigMap (issue 19) without a
+    new image: the model folder is copied whole, and the build context lets only the gateway's files into it."""
     path = DOCKER_DIR / "gateway.Dockerfile"
     args = arg_defaults(path)
-    assert {"MODEL_REPOSITORY", "MODEL_NAME", "MODEL_VERSION"} <= set(args)
+    assert {"MODEL_REPOSITORY", "MODEL_NAME"} <= set(args)
     _, stages = parse(path)
-    sources = copy_sources(stages[-1], args)
-    version_dir = f"{args['MODEL_REPOSITORY']}/{args['MODEL_NAME']}/{args['MODEL_VERSION']}"
-    assert f"{version_dir}/serving_metadata.json" in sources
-    assert f"{version_dir}/tokenizer/" in sources
+    model_dir = f"{args['MODEL_REPOSITORY']}/{args['MODEL_NAME']}/"
+    assert model_dir in copy_sources(stages[-1], args)
+    ignore = DOCKER_DIR / "gateway.Dockerfile.dockerignore"
+    for version in ("1", "2", "17"):
+        for wanted in ("serving_metadata.json", "reference_profile.json", "tokenizer/tokenizer.json"):
+            assert included_by_dockerignore(ignore, f"{model_dir}{version}/{wanted}"), wanted
+        for heavy in ("model.onnx", "model.int8.onnx", "model.py"):
+            assert not included_by_dockerignore(ignore, f"{model_dir}{version}/{heavy}"), heavy
     env = env_of(stages[-1])
     assert env["GATEWAY_MODEL_REPOSITORY"] == "/srv/model_repository"
     assert env["GATEWAY_HOST"] == "0.0.0.0"
@@ -258,7 +264,9 @@ def test_build_context_sends_what_is_copied_and_not_the_rest() -> None:
     path = DOCKER_DIR / "gateway.Dockerfile"
     ignore = DOCKER_DIR / "gateway.Dockerfile.dockerignore"
     _, stages = parse(path)
-    sources = [s for stage in stages for s in copy_sources(stage, arg_defaults(path))]
+    args = arg_defaults(path)
+    model_dir = f"{args['MODEL_REPOSITORY']}/{args['MODEL_NAME']}/"  # what of it arrives: the test above
+    sources = [s for stage in stages for s in copy_sources(stage, args) if s != model_dir]
     assert sources
     for source in sources:
         assert included_by_dockerignore(ignore, probe_path(source)), f"{source} is ignored but copied"

@@ -64,7 +64,16 @@ def test_a_cluster_outside_the_documented_versions_is_refused(tmp_path: Path, se
         ("daemonsets --namespace kube-system", items(workload("aws-node", "amazon-k8s-cni:v1.19")), "NetworkPolicy"),
         ("deployments", items(), "AWS Load Balancer Controller"),
         ("apiservices", items(apiservice("v1beta1.metrics.k8s.io")), "KEDA's metrics API"),
-        ("customresourcedefinitions", items(), "Prometheus Operator"),
+        (
+            "customresourcedefinitions",
+            items({"metadata": {"name": "analysistemplates.argoproj.io"}}),
+            "Prometheus Operator",
+        ),
+        (
+            "customresourcedefinitions",
+            items({"metadata": {"name": "servicemonitors.monitoring.coreos.com"}}),
+            "Argo Rollouts: no AnalysisTemplate CRD",
+        ),
     ],
 )
 def test_each_missing_piece_is_one_line(tmp_path: Path, key: str, answer: str, line: str) -> None:

@@ -2,7 +2,7 @@
 # Gateway image: FastAPI + tokenizer, no model weights (Triton serves those).
 # Build from the repository root (deploy.sh does):
 #   docker build -f deploy/eks/docker/gateway.Dockerfile \
-#     --build-arg MODEL_REPOSITORY=model_repository --build-arg MODEL_NAME=sentiment --build-arg MODEL_VERSION=1 \
+#     --build-arg MODEL_REPOSITORY=model_repository --build-arg MODEL_NAME=sentiment \
 #     -t sentiment-gateway:<tag> .
 # gateway.Dockerfile.dockerignore keeps the context to the gateway package and the tokenizer/metadata files.
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
@@ -17,10 +17,11 @@ RUN /opt/venv/bin/pip install --only-binary=:all: -r /tmp/gateway-requirements.t
     && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
 
 FROM ${PYTHON_IMAGE} AS runtime
-# Which model version's tokenizer and serving_metadata.json to bake in (must match Triton's model).
+# Every exported version's tokenizer and serving_metadata.json is baked in (Triton serves the same versions from
+# the release's S3 prefix), so the rollout state (ConfigMap gateway-rollout) can name any of them as champion or
+# challenger without a new image. The weights stay out (gateway.Dockerfile.dockerignore).
 ARG MODEL_REPOSITORY=model_repository
 ARG MODEL_NAME=sentiment
-ARG MODEL_VERSION=1
 LABEL org.opencontainers.image.title="sentiment-gateway" \
       org.opencontainers.image.description="FastAPI gateway in front of Triton for the sentiment model"
 RUN groupadd --system --gid 10001 gateway \
@@ -31,12 +32,9 @@ COPY --from=builder /opt/venv /opt/venv
 # (standard library and numpy only). The gateway never imports export/ (make lint's import contracts).
 COPY contract/ /app/contract/
 COPY gateway/ /app/gateway/
-# reference_profile.jso[n]: copied when the export wrote one (--reference-data), skipped otherwise.
-COPY ${MODEL_REPOSITORY}/${MODEL_NAME}/${MODEL_VERSION}/serving_metadata.json \
-     ${MODEL_REPOSITORY}/${MODEL_NAME}/${MODEL_VERSION}/reference_profile.jso[n] \
-     /srv/model_repository/${MODEL_NAME}/${MODEL_VERSION}/
-COPY ${MODEL_REPOSITORY}/${MODEL_NAME}/${MODEL_VERSION}/tokenizer/ \
-     /srv/model_repository/${MODEL_NAME}/${MODEL_VERSION}/tokenizer/
+# The model folder whole: the build context holds only each version's serving_metadata.json, reference_profile.json
+# (when the export wrote one) and tokenizer/, so that is what arrives, for every version.
+COPY ${MODEL_REPOSITORY}/${MODEL_NAME}/ /srv/model_repository/${MODEL_NAME}/
 ENV PATH=/opt/venv/bin:${PATH} \
     PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \

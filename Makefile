@@ -156,9 +156,11 @@ rollback: setup ## Drop the challenger, or return to the champion before the las
 gate: setup ## The pair's figures and the policy's verdict (deploy/rollout-policy.toml); AUTO=1 acts on it, ACCURACY_DATA=file.tsv
 	@$(ROLLOUT) gate $(if $(AUTO),--auto) $(if $(ACCURACY_DATA),--accuracy-data "$(ACCURACY_DATA)")
 
-deploy: $(DEPLOY_VENV)/.installed $(CHECKOV_VENV)/.installed ## Build, push and roll out to EKS (DRY_RUN=1 to only render and print)
+# VERB= picks deploy.sh's command: empty (deploy), shadow, canary, promote, rollback or gate (docs/rollouts.md).
+VERB ?=
+deploy: $(DEPLOY_VENV)/.installed $(CHECKOV_VENV)/.installed ## Build, push and roll out to EKS (DRY_RUN=1 to only render and print; VERB=canary VERSION=2 PERCENT=20 for a rollout)
 	MODEL_REPOSITORY=$(REPOSITORY) KUBECTL=$(DEPLOY_VENV)/bin/kubectl PYTHON=$(DEPLOY_VENV)/bin/python \
-	CHECKOV=$(CHECKOV_VENV)/bin/checkov bash deploy/eks/deploy.sh
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov bash deploy/eks/deploy.sh $(VERB)
 
 test: setup system-deps $(CHECKOV_VENV)/.installed ## Run the test suite (starts its own Triton and gateways on free ports)
 	$(BIN)/pytest

@@ -119,7 +119,11 @@ class Rollout:
             except RolloutError as refusal:
                 self.refuse(f"{path}: {refusal}")
                 continue
-            await self.apply(state)
+            try:
+                await self.apply(state)
+            except Exception as error:  # the follower must outlive any one bad state; the worker keeps serving
+                logger.exception("rollout state %s could not be applied", state)
+                self.refuse(f"version {state.challenger or state.champion}: {type(error).__name__}: {error}")
 
     async def apply(self, state: RolloutState) -> bool:
         """Serve ``state`` if every version in it can be served; else keep the current one and say why."""
@@ -276,11 +280,10 @@ class Rollout:
             record_comparison(state, answered.metadata.labels, *pair)
 
     async def close(self) -> None:
-        if self.follower is not None:
-            self.follower.cancel()
-        for task in list(self.shadow_tasks):
+        tasks = [*self.shadow_tasks, *([self.follower] if self.follower else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.shadow_tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.pool.close_all()
 
 

@@ -70,7 +70,12 @@ class VersionPool:
             raise ModelMismatch(
                 f"{error} (GATEWAY_MODEL_REPOSITORY / GATEWAY_MODEL_VERSION); run `make export` first"
             ) from error
-        metadata = ServingMetadata.read(version_dir)
+        try:
+            metadata = ServingMetadata.read(version_dir)
+        except (OSError, ValueError, TypeError) as error:
+            if strict:  # a damaged export must not stop a worker that serves another version
+                raise VersionUnavailable(f"unreadable serving metadata in {version_dir} ({error})") from error
+            raise
         triton = TritonModel(self.settings, metadata, name)
         try:
             await self._check(triton, strict)

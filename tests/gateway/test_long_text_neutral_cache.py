@@ -80,8 +80,7 @@ def two_version_triton(tmp_path_factory: pytest.TempPathFactory, model_repositor
     for version, seed in ((1, 0), (2, 1)):
         checkpoint = build_random_checkpoint(tmp_path_factory.mktemp(f"seed{seed}"), DEFAULT_MODEL_FILES, seed=seed)
         run_export(ExportRequest(model=str(checkpoint), name=TINY_MODEL_NAME, repository=repository, version=version))
-    cpu_config = repository / TINY_MODEL_NAME / "configs" / "cpu.pbtxt"
-    cpu_config.write_text(cpu_config.read_text() + "\nversion_policy: { all: {} }\n")
+    # Both are served: every config the export writes has version_policy { all { } }.
     server: TritonServer = start_triton(repository, tmp_path_factory.mktemp("versions-triton"))
     yield server, repository
     server.stop()

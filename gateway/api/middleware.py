@@ -1,5 +1,6 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task and a copy per request)."""
 
+import asyncio
 import logging
 import os
 import time
@@ -18,6 +19,8 @@ logger = logging.getLogger("gateway.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
 MAX_REQUEST_ID_LENGTH = 128
+# The access log's and the latency metric's status for a request whose client left before its answer (nginx's).
+CLIENT_CLOSED_REQUEST = 499
 
 
 def _client_request_id(scope: Scope) -> str | None:
@@ -51,8 +54,49 @@ def route_template(scope: Scope, root_path: str) -> str:
     return getattr(route, "path", "unmatched")
 
 
+class DisconnectWatch:
+    """Cancels a request's handler when its client disconnects before the answer, so its queued rows are dropped.
+
+    Once the app has read the whole body, one task waits on the server's ``receive`` (Django's
+    ``listen_for_disconnect``): uvicorn answers it with ``http.disconnect`` only when the connection is lost or
+    the response is complete, so the wait costs nothing while the request works, and no polling loop runs.
+    A body-less request the app never reads (GET) starts no task.
+    """
+
+    def __init__(self, receive: Receive) -> None:
+        self.server_receive = receive
+        self.handler = asyncio.current_task()
+        self.task: asyncio.Task | None = None
+        self.answered = False  # the response's last body message is on its way: a disconnect now is the normal end
+        self.client_left = False
+
+    async def receive(self) -> Message:
+        message = await self.server_receive()
+        if message["type"] == "http.request" and not message.get("more_body", False) and self.task is None:
+            self.task = asyncio.create_task(self._watch())
+        return message
+
+    async def _watch(self) -> None:
+        message = await self.server_receive()
+        if message["type"] == "http.disconnect" and not self.answered and self.handler is not None:
+            self.client_left = True
+            self.handler.cancel()
+
+    def took_the_cancel(self) -> bool:
+        """After a ``CancelledError`` in the handler: True when it was ours (the client left), and it is undone."""
+        if self.client_left and self.handler is not None:
+            self.handler.uncancel()
+            return True
+        return False
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
 class RequestContextMiddleware:
-    """Request id (accepted from ``X-Request-ID`` or made up, always returned), access log, request metrics."""
+    """Request id (accepted from ``X-Request-ID`` or made up, always returned), access log, request metrics,
+    and the cancellation of a request whose client left (``DisconnectWatch``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -67,6 +111,7 @@ class RequestContextMiddleware:
         root_path = scope.get("root_path", "")
         status = 500  # if the app dies before answering, that is what the client gets
         response_started = False
+        watch = DisconnectWatch(receive)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
@@ -75,10 +120,16 @@ class RequestContextMiddleware:
                 response_started = True
                 message.setdefault("headers", [])
                 message["headers"].append((REQUEST_ID_HEADER, request_id.encode("latin-1")))
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                watch.answered = True  # before sending: the server ends the watcher's wait as it completes
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, watch.receive, send_with_id)
+        except asyncio.CancelledError:
+            if not watch.took_the_cancel():
+                raise
+            status = CLIENT_CLOSED_REQUEST  # nobody to answer: the handler's work was dropped
         except Exception:
             # A bug. Answer here, where the request id is still known, and never with the traceback.
             logger.exception("unexpected error")
@@ -86,6 +137,7 @@ class RequestContextMiddleware:
                 error = InternalError(f"internal error; quote request id {request_id} when reporting it")
                 await respond(error)(scope, receive, send_with_id)
         finally:
+            watch.stop()
             elapsed = time.perf_counter() - started
             metrics.REQUEST_LATENCY.labels(
                 route=route_template(scope, root_path), method=scope["method"], status=str(status)

@@ -16,6 +16,7 @@ from pathlib import Path
 from loadtest.bench.runner import (
     MIXED_BULK_TEXTS,
     MIXED_CELLS,
+    SHADOW_CONCURRENCY,
     SYSTEMS,
     V2_CELLS,
     V2_CONCURRENCY,
@@ -32,6 +33,7 @@ SYSTEM_TITLES = {
     "stack-strict": "full stack, strict shapes (Triton cpu-strict)",
     "stack-mixed": "full stack, interactive single texts beside a bulk caller",
     "stack-v2": "full stack, v1 and v2 batches of multi-sentence texts",
+    "stack-shadow": "full stack, champion single texts while a challenger shadows a share of them",
     "baseline": "seed-style baseline (PyTorch pipeline)",
 }
 # Above this much CPU (percent of one core) taken by processes outside the benchmark, a cell is flagged.
@@ -249,6 +251,28 @@ def v2_markdown(run: ModelRun) -> list[str]:
     return lines
 
 
+def shadow_markdown(run: ModelRun) -> list[str]:
+    """What shadowing costs the champion: its throughput and p99 at each share against shadowing off."""
+    cells = {r.system.removeprefix("stack-shadow:"): r for r in run.results if r.system.startswith("stack-shadow:")}
+    if "0" not in cells:
+        return []
+    off = cells["0"]
+    lines = [
+        "",
+        f"{SYSTEM_TITLES['stack-shadow']} (issue 19): c={SHADOW_CONCURRENCY}, the challenger a copy of the champion",
+        "",
+        "| shadow share | texts/s | of off | p50 ms | p99 ms | p99 of off | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for share, result in cells.items():
+        lines.append(
+            f"| {'off' if share == '0' else share + '%'} | {result.throughput:.1f} "
+            f"| {_ratio(result.throughput, off.throughput)} | {_ms(result.p50_ms)} | {_ms(result.p99_ms)} "
+            f"| {_ratio(result.p99_ms, off.p99_ms)} | {result.errors} |"
+        )
+    return lines
+
+
 def model_markdown(run: ModelRun, fp32_baseline: Sequence[CellResult] = ()) -> str:
     """The table, peaks and target checks of one model."""
     limit_peak = peak(run.results, "limit")
@@ -281,6 +305,7 @@ def model_markdown(run: ModelRun, fp32_baseline: Sequence[CellResult] = ()) -> s
             )
     lines += mixed_markdown(run)
     lines += v2_markdown(run)
+    lines += shadow_markdown(run)
     if checks := check_targets(run, fp32_baseline):
         lines += ["", "| target | measured | met |", "|---|---|---|"]
         lines += [f"| {c.target} | {c.measured} | {_verdict(c.met)} |" for c in checks]

@@ -5,11 +5,12 @@ on a 2-core machine an idle-but-present server, or a neighbour's warm-up, would 
 numbers of whatever is measured at the time. The order per model is the limit (no server), Triton
 direct, the full stack (Triton + gateway), the same with its answer cache, the mixed cell (single
 texts beside a bulk caller) and the v2 cells (v1, v2, v2 with explain on multi-sentence texts), all on
-Triton serving ``configs/cpu.pbtxt`` (ragged batches); the full
+Triton serving ``configs/cpu.pbtxt`` (ragged batches); the shadow cells (the champion's single texts while
+a second version scores 0, 10 or 100 % of them) on a Triton of their own with two versions; the full
 stack again in front of a Triton serving ``configs/cpu-strict.pbtxt`` (one shape per batch, as the GPU
 backend batches), then the baseline (PyTorch). The int8 model skips the baseline (its baseline is the
-same fp32 PyTorch server as the shape-true model's), the answer cache and the v2 cells (neither depends
-on the precision; this keeps ``make bench`` near 20 minutes).
+same fp32 PyTorch server as the shape-true model's), the answer cache, the v2 and the shadow cells (none
+depends on the precision; this keeps ``make bench`` near 20 minutes).
 
 Every cell with a Triton behind it also reads Triton's counters at the window's edges (rows per
 execution: how full the batches were), and every full-stack cell the gateway's own CPU time
@@ -21,6 +22,7 @@ import gc
 import logging
 import os
 import random
+import shutil
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from functools import partial
@@ -29,7 +31,9 @@ from typing import Protocol
 
 import psutil
 from localtriton.server import TritonServer, start_on_free_ports
+from prometheus_client.parser import text_string_to_metric_families
 
+from contract.rollout import RolloutState
 from loadtest.bench.limit import InProcessLimit, OnnxClassifier, sweep_batch_sizes
 from loadtest.bench.loadgen import LoadSettings, run_closed_loop
 from loadtest.bench.models import BenchModel, prepare_model
@@ -43,10 +47,22 @@ from loadtest.bench.systems import (
     process_tree_cpu,
 )
 from loadtest.bench.triton_metrics import read_counts
+from rollout.stack import Stack
+from rollout.verbs import Target, apply
 
 logger = logging.getLogger("loadtest.bench")
 
-SYSTEMS = ("limit", "triton", "stack", "stack-cached", "stack-strict", "stack-mixed", "stack-v2", "baseline")
+SYSTEMS = (
+    "limit",
+    "triton",
+    "stack",
+    "stack-cached",
+    "stack-strict",
+    "stack-mixed",
+    "stack-v2",
+    "stack-shadow",
+    "baseline",
+)
 # Triton's CPU configs (model_repository/NAME/configs/*.pbtxt): ragged batches, or one shape per batch.
 RAGGED_CONFIG, STRICT_CONFIG = "cpu", "cpu-strict"
 CACHE_SIZE = 10_000  # the gateway's default
@@ -68,6 +84,9 @@ V2_CELLS = {
 }
 # Three SST-2 dev sentences reach 97 words: explain them all rather than measure refusals.
 V2_EXPLAIN_MAX_WORDS = 128
+# The shadow cells (issue 19): single texts at c=SHADOW_CONCURRENCY answered by version 1 while version 2 (a copy
+# of it, so the extra work is the same model's) scores a share of them off the response path, at each share.
+SHADOW_CONCURRENCY, SHADOW_PERCENTS = 8, (0, 10, 100)
 
 
 @dataclass(frozen=True)
@@ -272,6 +291,76 @@ async def run_v2_cells(
     return results
 
 
+async def run_shadow_cells(model: BenchModel, texts: list[str], settings: BenchSettings, run: ModelRun) -> None:
+    """The champion's single texts with shadowing off, then at each share in ``SHADOW_PERCENTS``, on one gateway.
+
+    A repository of its own (the model's, with version 1 copied as version 2) and the real rollout verbs'
+    ``apply``, which writes the state file and waits until the gateway's workers all follow it. How many texts
+    both versions scored, and how many shadow texts were shed, go into the run's notes: shedding is what keeps
+    the champion's latency, so a cost without it would be half the story.
+    """
+    work_dir = settings.work_dir / model.key / "shadow"
+    repository = work_dir / "repository"
+    shutil.rmtree(repository, ignore_errors=True)
+    shutil.copytree(model.repository / model.name, repository / model.name)
+    shutil.copytree(model.version_dir, repository / model.name / "2")
+    state_file = work_dir / "rollout.json"
+    RolloutState("1").write(state_file)
+    triton = start_on_free_ports(repository, work_dir, ready_timeout_s=300, model_config_name=RAGGED_CONFIG)
+    try:
+        triton_url = f"127.0.0.1:{triton.options.http_port}"
+        gateway = start_gateway(
+            triton_url,
+            repository,
+            model.name,
+            settings.gateway_workers,
+            work_dir,
+            0,
+            GATEWAY_ROLLOUT_FILE=str(state_file),
+        )
+        try:
+            target = Target(Stack(gateway.url, triton_url), repository, model.name, state_file)
+            pids, state = [triton.process.pid, gateway.pid], RolloutState("1")
+            for percent in SHADOW_PERCENTS:
+                new = RolloutState("1", "2", "shadow", percent) if percent else RolloutState("1")
+                await asyncio.to_thread(apply, target, state, new)
+                state = new
+                system = JsonHttpSystem(
+                    "stack-shadow",
+                    gateway.url + "/v1/sentiment",
+                    texts,
+                    model.metadata.labels,
+                    SHADOW_CONCURRENCY,
+                    pids,
+                )
+                before = shadow_counts(target.stack.metrics_text())
+                await system.open()
+                try:
+                    sample = await _closed_loop(system, settings, pids)
+                finally:
+                    await system.close()
+                run.results.append(_summarize_cell(model, f"stack-shadow:{percent}", SHADOW_CONCURRENCY, sample))
+                after = shadow_counts(target.stack.metrics_text())
+                if percent:
+                    run.notes.append(
+                        f"shadow {percent}%: {after[0] - before[0]:.0f} texts scored by both versions, "
+                        f"{after[1] - before[1]:.0f} shadow requests shed (warm-up included)"
+                    )
+        finally:
+            gateway.stop()
+    finally:
+        triton.stop()
+
+
+def shadow_counts(metrics_text: str) -> tuple[float, float]:
+    """Texts compared and shadow requests shed so far, summed over their labels, from the gateway's /metrics."""
+    totals = {"gateway_compared_texts": 0.0, "gateway_shadow_shed": 0.0}
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name in totals:
+            totals[family.name] += sum(sample.value for sample in family.samples if sample.name.endswith("_total"))
+    return totals["gateway_compared_texts"], totals["gateway_shadow_shed"]
+
+
 def _closed_loop(
     system: JsonHttpSystem, settings: BenchSettings, pids: list[int]
 ) -> Coroutine[None, None, WindowSample]:
@@ -297,7 +386,7 @@ def _summarize_cell(model: BenchModel, name: str, concurrency: int, sample: Wind
 
 async def _run_served(model: BenchModel, texts: list[str], settings: BenchSettings, run: ModelRun) -> None:
     """Triton direct and the full stacks: first against the ragged CPU config, then against the strict one."""
-    systems = set(settings.systems) - ({"stack-cached", "stack-v2"} if model.quantized else set())
+    systems = set(settings.systems) - ({"stack-cached", "stack-v2", "stack-shadow"} if model.quantized else set())
     if systems & {"triton", "stack", "stack-cached", "stack-mixed", "stack-v2"}:
         triton = start_on_free_ports(
             model.repository, settings.work_dir / model.key, ready_timeout_s=300, model_config_name=RAGGED_CONFIG
@@ -320,6 +409,8 @@ async def _run_served(model: BenchModel, texts: list[str], settings: BenchSettin
                 run.results += await run_v2_cells(triton, model, texts, settings)
         finally:
             triton.stop()
+    if "stack-shadow" in systems:
+        await run_shadow_cells(model, texts, settings, run)
     if "stack-strict" in systems:
         strict = start_on_free_ports(
             model.repository, settings.work_dir / model.key, ready_timeout_s=300, model_config_name=STRICT_CONFIG
@@ -379,7 +470,9 @@ async def run_model(key: str, texts: list[str], settings: BenchSettings) -> Mode
     steps = []
     if "limit" in settings.systems:
         steps.append(_run_limit)
-    if {"triton", "stack", "stack-cached", "stack-strict", "stack-mixed", "stack-v2"} & set(settings.systems):
+    if {"triton", "stack", "stack-cached", "stack-strict", "stack-mixed", "stack-v2", "stack-shadow"} & set(
+        settings.systems
+    ):
         steps.append(_run_served)
     if "baseline" in settings.systems and not model.quantized:
         steps.append(_run_baseline)

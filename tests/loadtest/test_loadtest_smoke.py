@@ -13,8 +13,18 @@ from support import TINY_MODEL_NAME
 
 from loadtest.bench.limit import InProcessLimit, OnnxClassifier, sweep_batch_sizes
 from loadtest.bench.models import BenchModel
-from loadtest.bench.report import v2_markdown, write_report
-from loadtest.bench.runner import V2_CELLS, V2_CONCURRENCY, BenchSettings, ModelRun, Probes, measure, run_v2_cells
+from loadtest.bench.report import shadow_markdown, v2_markdown, write_report
+from loadtest.bench.runner import (
+    SHADOW_PERCENTS,
+    V2_CELLS,
+    V2_CONCURRENCY,
+    BenchSettings,
+    ModelRun,
+    Probes,
+    measure,
+    run_shadow_cells,
+    run_v2_cells,
+)
 from loadtest.bench.servers import start_gateway
 from loadtest.bench.systems import JsonHttpSystem, TritonDirect
 from loadtest.corpus import BUILTIN_CORPUS
@@ -103,3 +113,30 @@ def test_v2_cells_measure_v1_v2_and_explain_on_one_real_gateway(triton, tmp_path
     assert by_cell["v1"].texts >= V2_CELLS["v1"][2] and by_cell["v2"].texts >= V2_CELLS["v2"][2]
     lines = v2_markdown(ModelRun(model="tiny", quantized=False, results=results))
     assert lines[3].startswith("| request | texts per request |") and len(lines) == 5 + len(V2_CELLS)
+
+
+def test_shadow_cells_measure_the_champion_at_each_share_on_two_real_versions(model_repository, tmp_path: Path) -> None:
+    settings = BenchSettings(
+        models=("tiny",),
+        systems=("stack-shadow",),
+        concurrency=(1,),
+        warmup_s=0.2,
+        duration_s=1.0,
+        build_dir=tmp_path,
+        work_dir=tmp_path,
+        gateway_workers=1,
+    )
+    run = ModelRun(model="tiny", quantized=False)
+    model = BenchModel("tiny", checkpoint=tmp_path, repository=model_repository, name=TINY_MODEL_NAME)
+    asyncio.run(run_shadow_cells(model, TEXTS, settings, run))
+
+    assert [r.system for r in run.results] == [f"stack-shadow:{percent}" for percent in SHADOW_PERCENTS]
+    for result in run.results:
+        assert result.errors == 0, result.error_examples
+        assert result.texts > 0
+    # Shadowing every text of a second of traffic compares some of them (or sheds them, and says so).
+    shares = [percent for percent in SHADOW_PERCENTS if percent]
+    assert [note.split(":")[0] for note in run.notes] == [f"shadow {percent}%" for percent in shares]
+    compared_at_100 = int(run.notes[-1].split(": ")[1].split(" ")[0])
+    assert compared_at_100 > 0, run.notes
+    assert shadow_markdown(run)[3].startswith("| shadow share |")

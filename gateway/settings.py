@@ -112,6 +112,19 @@ class Settings(BaseSettings):
         "short ones); bigger ones (batches, windows) are bulk. Bulk calls leave a worker's last call slot to "
         "interactive ones and the two lanes take turns, so small requests keep their latency beside bulk work.",
     )
+    bulk_call_max_tokens: int = Field(
+        2048,
+        ge=16,
+        description="Padded tokens one bulk Triton call carries at most (Hugging Face TEI's max_batch_tokens); a "
+        "bulk request is cut into calls of this size. Smaller: a single text that reaches Triton behind bulk work "
+        "waits for a shorter execution; larger: fewer calls, less overhead per bulk text.",
+    )
+    idle_trim_s: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds a worker must have been idle, after work, before it hands the memory its requests "
+        "freed back to the system (glibc malloc_trim, off the event loop); 0: never, RSS then stays near its peak.",
+    )
     triton_connections: int = Field(64, ge=1, description="Pooled HTTP connections to Triton per worker.")
     readiness_timeout_s: float = Field(1.0, gt=0, description="How long /readyz waits for Triton before saying 503.")
     retry_after_s: int = Field(1, ge=0, description="Retry-After sent with 503 and overload answers.")

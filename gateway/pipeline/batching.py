@@ -17,7 +17,9 @@ queue per bucket, shaped like Hugging Face TEI's queue:
 - two lanes: a request of at most ``interactive_max_tokens`` padded tokens (a single text, a few short ones) is
   interactive, anything bigger (batches, windows) is bulk. Bulk calls never hold the last free slot, so a small
   request always finds one without waiting behind bulk work; when both lanes wait, they take turns, so bulk
-  still gets at least every other call (``next_queue``).
+  still gets at least every other call (``next_queue``). A bulk call carries at most ``bulk_call_max_tokens``
+  padded tokens (TEI's ``max_batch_tokens``): a bulk request is cut into queue entries of that size, so a small
+  request that reaches Triton behind a bulk execution waits for a short one.
 
 A coalescer belongs to one served model version, so versions never mix in one call.
 """
@@ -74,7 +76,7 @@ def take_batch(queue: deque[Pending], max_rows: int, now: float) -> Taken:
     """Pop the next call's entries: whole entries in arrival order while they fit in ``max_rows``.
 
     Entries nobody waits for any more are dropped; entries whose deadline has passed are returned
-    apart, to be answered with a timeout. An entry never exceeds ``max_rows`` (``submit`` checks), so
+    apart, to be answered with a timeout. An entry never exceeds ``max_rows`` (``infer`` cuts them to fit), so
     a non-empty queue always yields a non-empty batch or removes something.
     """
     taken = Taken()
@@ -127,6 +129,14 @@ class BucketQueue:
         self.rows_gauge.inc(rows)  # the bucket's two lanes share its gauge
 
 
+def call_rows(lane: Lane, bucket: int, max_rows: int, bulk_call_max_tokens: int) -> int:
+    """Rows one call of ``lane`` may carry in ``bucket``: the model's batch size, and for bulk its token cap too
+    (at least one row, so any bucket can go)."""
+    if lane == "interactive":
+        return max_rows
+    return max(1, min(max_rows, bulk_call_max_tokens // bucket))
+
+
 def bulk_slots(calls_in_flight: int) -> int:
     """Slots bulk calls may hold at once: all but one, so a small request never waits behind bulk for a slot."""
     return max(1, calls_in_flight - 1)
@@ -169,12 +179,14 @@ class Coalescer:
         run_batch: InferFunction,
         budget: TokenBudget,
         interactive_max_tokens: int,
+        bulk_call_max_tokens: int,
     ) -> None:
         self.max_rows = max_rows
         self.calls_in_flight = calls_in_flight
         self.run_batch = run_batch
         self.budget = budget
         self.interactive_max_tokens = interactive_max_tokens
+        self.bulk_call_max_tokens = bulk_call_max_tokens
         self.queues: dict[tuple[Lane, int], BucketQueue] = {}
         # Each call's lane; the dict is also the strong reference the loop does not keep to its tasks.
         self.calls: dict[asyncio.Task, Lane] = {}
@@ -192,13 +204,15 @@ class Coalescer:
         for batch in batches:
             if not 1 <= len(batch.owners) <= self.max_rows:
                 raise ValueError(f"a queue entry holds 1 to {self.max_rows} rows, got {len(batch.owners)}")
-        entries = [Pending(batch, deadline, loop.create_future(), now) for batch in batches]
-        cost = sum(entry.tokens for entry in entries)
+        cost = sum(batch.input_ids.size for batch in batches)
         if refusal := self.budget.refusal(cost, deadline - now):
             metrics.REFUSED.labels(reason=refusal.reason).inc()
             raise Overloaded(refusal.message, headers={"Retry-After": str(refusal.retry_after_s)})
-        self._hold(cost)
         lane: Lane = "interactive" if cost <= self.interactive_max_tokens else "bulk"
+        # Each batch as entries that fit one call of its lane, so a bulk batch is never more than one capped call.
+        pieces = [batch.chunks(self._call_rows(lane, batch.bucket)) for batch in batches]
+        entries = [Pending(piece, deadline, loop.create_future(), now) for chunks in pieces for piece in chunks]
+        self._hold(cost)
         for entry in entries:
             key = (lane, entry.batch.bucket)
             queue = self.queues.setdefault(key, BucketQueue(entry.batch.bucket, lane))
@@ -209,7 +223,8 @@ class Coalescer:
         # One timer answering the replies still open, cheaper than asyncio.timeout's rescheduling on a hot path.
         timer = loop.call_at(deadline, _time_out, replies)
         try:
-            return [await reply for reply in replies]
+            logits = iter([await reply for reply in replies])
+            return [_joined([next(logits) for _ in chunks]) for chunks in pieces]
         finally:
             timer.cancel()
             for reply in replies:
@@ -219,6 +234,9 @@ class Coalescer:
                     reply.exception()  # retrieved: a sibling's error after ours is not "never retrieved"
             # Rows still queued will never be sent (their replies are done): they stop counting at once.
             self._hold(-sum(entry.tokens for entry in entries if not entry.sent))
+
+    def _call_rows(self, lane: Lane, bucket: int) -> int:
+        return call_rows(lane, bucket, self.max_rows, self.bulk_call_max_tokens)
 
     def _hold(self, tokens: int) -> None:
         self.budget.hold(tokens)
@@ -234,7 +252,7 @@ class Coalescer:
 
     def _send(self, queue: BucketQueue) -> None:
         now = asyncio.get_running_loop().time()
-        taken = take_batch(queue.entries, self.max_rows, now)
+        taken = take_batch(queue.entries, self._call_rows(queue.lane, queue.bucket), now)
         queue.add_rows(-taken.rows_removed)
         for entry in taken.expired:
             entry.reply.set_exception(InferenceTimeout("the request's deadline passed while it waited for a batch"))
@@ -290,6 +308,10 @@ class Coalescer:
         for call in list(self.calls):
             call.cancel()
         await asyncio.gather(*self.calls, return_exceptions=True)
+
+
+def _joined(logits: list[np.ndarray]) -> np.ndarray:
+    return logits[0] if len(logits) == 1 else np.concatenate(logits)
 
 
 def _time_out(replies: list[asyncio.Future]) -> None:

@@ -44,6 +44,17 @@ class BucketBatch:
         """Real tokens per row: the weight of a window when a text's windows are combined."""
         return self.attention_mask.sum(axis=1)
 
+    def chunks(self, max_rows: int) -> list["BucketBatch"]:
+        """The batch cut into consecutive pieces of at most ``max_rows`` rows (views, no copy), in order."""
+        return [
+            BucketBatch(
+                self.owners[start : start + max_rows],
+                self.input_ids[start : start + max_rows],
+                self.attention_mask[start : start + max_rows],
+            )
+            for start in range(0, len(self.owners), max_rows)
+        ]
+
 
 Row = tuple[int, list[int]]  # (owner, token ids)
 

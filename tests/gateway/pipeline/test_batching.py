@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.errors import InferenceFailed, InferenceTimeout
-from gateway.pipeline.batching import BucketQueue, Coalescer, Pending, bulk_slots, next_queue, take_batch
+from gateway.pipeline.batching import BucketQueue, Coalescer, Pending, bulk_slots, call_rows, next_queue, take_batch
 from gateway.pipeline.budget import TokenBudget
 from gateway.pipeline.tokenization import BucketBatch, pad_to_bucket
 
@@ -56,10 +56,15 @@ class ScriptedModel:
 
 
 def coalescer_over(
-    model: ScriptedModel, max_rows: int, calls_in_flight: int, interactive_max_tokens: int = 512
+    model: ScriptedModel,
+    max_rows: int,
+    calls_in_flight: int,
+    interactive_max_tokens: int = 512,
+    bulk_call_max_tokens: int = 10**9,
 ) -> Coalescer:
-    """A coalescer on the scripted model; at 512 tokens every request of a few 8-token rows is interactive."""
-    return Coalescer(max_rows, calls_in_flight, model, roomy(), interactive_max_tokens)
+    """A coalescer on the scripted model; at 512 tokens every request of a few 8-token rows is interactive, and
+    bulk calls are not capped unless a test asks."""
+    return Coalescer(max_rows, calls_in_flight, model, roomy(), interactive_max_tokens, bulk_call_max_tokens)
 
 
 async def settle() -> None:
@@ -314,3 +319,47 @@ async def test_a_small_request_gets_the_slot_bulk_leaves_and_bulk_goes_on_at_eve
     model.finish(2)
     model.finish(3)
     assert [await answer(task) for task in tasks] == [[1, 2], [3, 4], [5], [6], [7, 8]]
+
+
+# --- the token cap of a bulk call ---------------------------------------------------------------------------------
+
+
+@PURE
+@given(
+    st.sampled_from(["interactive", "bulk"]),
+    st.sampled_from([8, 16, 64, 256, 512]),
+    st.integers(1, 256),
+    st.integers(16, 10_000),
+)
+def test_call_rows_caps_bulk_calls_at_their_tokens_and_leaves_interactive_ones_to_the_batch_size(
+    lane: str, bucket: int, max_rows: int, cap: int
+) -> None:
+    rows = call_rows(lane, bucket, max_rows, cap)
+    assert 1 <= rows <= max_rows
+    if lane == "interactive":
+        assert rows == max_rows
+    else:
+        assert rows == 1 or rows * bucket <= cap, "a bulk call stays within the cap unless one row is over it"
+        assert rows == max_rows or (rows + 1) * bucket > cap, "and takes as many rows as fit"
+
+
+async def test_a_bulk_request_goes_in_calls_of_the_capped_size_and_comes_back_whole_and_in_order() -> None:
+    model = ScriptedModel()
+    coalescer = coalescer_over(model, max_rows=8, calls_in_flight=2, interactive_max_tokens=8, bulk_call_max_tokens=16)
+    bulk = bulk_request(coalescer, 1, 2, 3, 4, 5)
+    await settle()
+    assert model.calls == [[1, 2]], "16 tokens: two rows of 8 a call, and bulk holds one of the two slots"
+    small = request(coalescer, 9)
+    await settle()
+    assert model.calls == [[1, 2], [9]], "a small request goes beside the capped bulk call"
+    for call in range(2):
+        model.finish(call)
+        await settle()
+    assert model.calls[2:] == [[3, 4]]
+    model.finish(2)
+    await settle()
+    assert model.calls[3:] == [[5]]
+    model.finish(3)
+    assert await answer(bulk) == [1, 2, 3, 4, 5], "the pieces are joined back into the request's batch"
+    assert await answer(small) == [9]
+    assert coalescer.budget.held == 0

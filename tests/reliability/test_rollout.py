@@ -120,12 +120,19 @@ def caller(index: int) -> dict[str, str]:
     return {"X-Forwarded-For": f"10.{index // 65536 % 256}.{index // 256 % 256}.{index % 256}"}
 
 
-async def answer_versions(gateway: GatewayProcess, callers: range, concurrency: int = 16) -> dict[int, str]:
-    """Each caller's answering version for one fresh text, ``concurrency`` requests at a time."""
+async def answer_versions(
+    gateway: GatewayProcess, callers: range, fresh_connections: bool = False, concurrency: int = 16
+) -> dict[int, str]:
+    """Each caller's answering version for one new text, ``concurrency`` requests at a time.
+
+    ``fresh_connections``: every request on a connection of its own (slower), so a caller's requests reach
+    either worker; otherwise the pool's connections are spread over both.
+    """
     versions: dict[int, str] = {}
     queue = list(callers)
+    limits = FRESH_CONNECTIONS if fresh_connections else httpx.Limits(max_connections=concurrency)
 
-    async with httpx.AsyncClient(base_url=gateway.url, limits=FRESH_CONNECTIONS, timeout=20) as client:
+    async with httpx.AsyncClient(base_url=gateway.url, limits=limits, timeout=20) as client:
 
         async def worker() -> None:
             while queue:
@@ -182,17 +189,17 @@ def test_the_canary_share_is_sticky_per_caller_and_raising_it_only_adds_callers(
 ) -> None:
     serve(gateway, state_file, RolloutState("1", "2", "canary", 20))
     before = metrics_of(gateway)
-    first = asyncio.run(answer_versions(gateway, range(3000)))
+    first = asyncio.run(answer_versions(gateway, range(2000)))
     share = sum(version == "2" for version in first.values()) / len(first)
-    assert abs(share - 0.20) <= 0.03, f"challenger answered {share:.1%} of 3000 callers at 20 %"
+    assert abs(share - 0.20) <= 0.03, f"challenger answered {share:.1%} of 2000 callers at 20 %"
 
-    again = asyncio.run(answer_versions(gateway, range(300)))
+    again = asyncio.run(answer_versions(gateway, range(200), fresh_connections=True))
     assert all(again[index] == first[index] for index in again), "a caller changed version at the same share"
 
     serve(gateway, state_file, RolloutState("1", "2", "canary", 50))
-    raised = asyncio.run(answer_versions(gateway, range(1000)))
+    raised = asyncio.run(answer_versions(gateway, range(500)))
     assert all(raised[index] == "2" for index in raised if first[index] == "2"), "raising the share moved callers back"
-    assert 0.45 <= sum(version == "2" for version in raised.values()) / len(raised) <= 0.55
+    assert 0.43 <= sum(version == "2" for version in raised.values()) / len(raised) <= 0.57
 
     # Every challenger answer is also scored by the champion: the comparison goes on under canary.
     after = metrics_of(gateway)
@@ -203,7 +210,7 @@ def test_the_canary_share_is_sticky_per_caller_and_raising_it_only_adds_callers(
 
     compared = grew("gateway_compared_texts", **pair)
     answered_by_2 = grew("gateway_version_requests", version="2", role="answer", outcome="ok")
-    assert answered_by_2 >= 0.2 * 3000
+    assert answered_by_2 >= 0.15 * 2000
     shed = grew("gateway_shadow_shed")
     assert compared + shed >= answered_by_2 * 0.99  # a shadow task still running at the scrape is not yet counted
     assert 0 < grew("gateway_compared_agreements", **pair) <= compared
@@ -228,16 +235,16 @@ async def sequential_latencies(gateway: GatewayProcess, count: int, tag: str) ->
 def test_shadow_adds_at_most_a_few_ms_to_the_champions_p50(gateway: GatewayProcess, state_file: Path) -> None:
     without, with_shadow = [], []
     before = metrics_of(gateway)
-    for round_ in range(3):  # alternated, so a neighbour's load on the shared cores falls on both
+    for round_ in range(2):  # alternated, so a neighbour's load on the shared cores falls on both
         serve(gateway, state_file, RolloutState("1", "2", "off"))
-        without += asyncio.run(sequential_latencies(gateway, 60, f"off {round_}"))
+        without += asyncio.run(sequential_latencies(gateway, 75, f"off {round_}"))
         serve(gateway, state_file, RolloutState("1", "2", "shadow", 100))
-        with_shadow += asyncio.run(sequential_latencies(gateway, 60, f"shadow {round_}"))
+        with_shadow += asyncio.run(sequential_latencies(gateway, 75, f"shadow {round_}"))
     p50_without, p50_with = percentile(without, 0.5) * 1000, percentile(with_shadow, 0.5) * 1000
     print(f"champion p50 without shadow {p50_without:.1f} ms, with shadow at 100 % {p50_with:.1f} ms")
     assert p50_with <= p50_without + 10, f"p50 {p50_without:.1f} ms without shadow, {p50_with:.1f} ms with"
     compared = metric_value(metrics_of(gateway), "gateway_compared_texts", champion="1", challenger="2")
-    assert compared - metric_value(before, "gateway_compared_texts", champion="1", challenger="2") >= 0.9 * 180
+    assert compared - metric_value(before, "gateway_compared_texts", champion="1", challenger="2") >= 0.9 * 150
 
 
 def test_shadow_work_is_shed_first_under_overload(gateway: GatewayProcess, state_file: Path) -> None:
@@ -316,3 +323,22 @@ def test_a_challenger_with_other_labels_is_refused_in_one_line_and_the_state_kep
     serve(gateway, state_file, RolloutState("1"))
     lines = [line for line in gateway.log().splitlines() if "rollout state refused" in line and "version 3" in line]
     assert 1 <= len(lines) <= 2, lines  # one line per worker
+
+
+def test_a_version_exported_later_is_served_once_triton_loads_it_without_a_restart(
+    gateway: GatewayProcess, rollout_triton: RunningTriton, state_file: Path
+) -> None:
+    later = rollout_triton.repository / TINY_MODEL_NAME / "4"
+    shutil.copytree(rollout_triton.repository / TINY_MODEL_NAME / "1", later)  # as `make export VERSION=4` would
+    RolloutState("1", "4", "shadow", 50).write(state_file)
+    refused = wait_for_rollout(gateway, lambda rollout: "version 4" in (rollout["error"] or ""))
+    assert "not ready in Triton" in refused["error"] and refused["challenger"] is None
+
+    # Explicit model control: Triton loads the new version beside the served ones, which keep serving.
+    loaded = httpx.post(f"http://{rollout_triton.http_url}/v2/repository/models/{TINY_MODEL_NAME}/load", timeout=60)
+    assert loaded.status_code == 200, loaded.text
+    # The refused state is tried again (every 5 s) although the file did not change.
+    wait_for_rollout(gateway, lambda rollout: rollout["challenger"] == "4" and rollout["error"] is None, timeout_s=20)
+    response = httpx.post(gateway.url + "/v1/sentiment", json={"text": "new version"}, headers={"X-Model-Version": "4"})
+    assert response.status_code == 200 and response.json()["model_version"] == "4"
+    serve(gateway, state_file, RolloutState("1"))

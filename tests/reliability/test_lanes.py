@@ -14,8 +14,10 @@ pytestmark = pytest.mark.slow
 
 PHASE_S = 3.0
 SINGLE_TEXTS = 60
-# 32 texts of about 150 tokens: 32 rows of the 256-token bucket, 8,192 padded tokens a request: bulk.
+# 32 texts of about 150 tokens: 32 rows of the 256-token bucket, 8,192 padded tokens a request: bulk, sent in
+# calls of GATEWAY_BULK_CALL_MAX_TOKENS (2,048: 8 rows).
 BULK_BUCKET = "256"
+BULK_CALL_ROWS = 2048 // 256
 BULK = {"texts": [f"bulk text {index} " + "quite good but long " * 35 for index in range(32)]}
 
 
@@ -63,7 +65,11 @@ async def test_single_texts_keep_their_latency_beside_a_bulk_caller_that_keeps_h
             await asyncio.sleep(PHASE_S)
             stop.set()
             alone_rate = sum(await asyncio.gather(*alone)) / (time.monotonic() - started)
-            bulk_call_s = mean_call_s(scrape(gateway.url + "/metrics"), BULK_BUCKET)
+            alone_metrics = scrape(gateway.url + "/metrics")
+            bulk_call_s = mean_call_s(alone_metrics, BULK_BUCKET)
+            rows_per_bulk_call = metric_value(alone_metrics, "gateway_batch_rows_sum", bucket=BULK_BUCKET) / (
+                metric_value(alone_metrics, "gateway_batch_rows_count", bucket=BULK_BUCKET)
+            )
 
             started = time.monotonic()
             stop = asyncio.Event()
@@ -79,12 +85,15 @@ async def test_single_texts_keep_their_latency_beside_a_bulk_caller_that_keeps_h
     print(
         f"single text p99 {quiet_p99 * 1000:.1f} ms quiet, {loaded_p99 * 1000:.1f} ms beside bulk; "
         f"p95 {quiet_p95 * 1000:.1f} / {loaded_p95 * 1000:.1f} ms; bulk {alone_rate:.0f} texts/s alone, "
-        f"{beside_rate:.0f} beside single texts; bulk call {bulk_call_s * 1000:.1f} ms"
+        f"{beside_rate:.0f} beside single texts; bulk call {bulk_call_s * 1000:.1f} ms, "
+        f"{rows_per_bulk_call:.1f} rows"
     )
-    # A small request never waits in the gateway for a slot behind bulk (one is left to it); it still waits at
-    # Triton for the bulk execution running, and on the worker's event loop for the bulk requests' tokenizing and
-    # JSON: about two bulk calls. Not the lanes' whole effect (tests/gateway/pipeline/test_batching.py pins the
-    # order), which here was p95 76 ms with them, 113 ms without. p95: of 60 requests, p99 is the slowest one.
-    bound_s = quiet_p95 + 2 * bulk_call_s
+    assert rows_per_bulk_call <= BULK_CALL_ROWS, "bulk calls stay within their token cap"
+    # A small request never waits in the gateway for a slot behind bulk (one is left to it); at Triton it waits
+    # for the bulk execution running, now one capped call (12-16 ms here instead of 41-51 uncapped), and it shares
+    # the 2 cores with that execution. Measured p95 beside bulk 23-39 ms against quiet p95 + 2 capped calls of
+    # 34-44 ms; the third call is the margin for a shared machine (the bound was quiet p95 + 2 uncapped calls,
+    # about 100 ms). p95: of 60 requests, p99 is the slowest one. docs/batching.md has the figures.
+    bound_s = quiet_p95 + 3 * bulk_call_s
     assert loaded_p95 <= bound_s, f"p95 {loaded_p95 * 1000:.1f} ms, bound {bound_s * 1000:.1f} ms"
     assert beside_rate >= alone_rate / 2, f"bulk {beside_rate:.0f} texts/s beside singles, {alone_rate:.0f} alone"

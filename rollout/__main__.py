@@ -9,6 +9,7 @@ line on stderr and exit status 2, as the export's.
 import argparse
 import json
 import math
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -17,7 +18,7 @@ from contract.labelled_data import CorpusError
 from contract.rollout import RolloutError, RolloutState, incompatibility, promote, rollback, try_challenger
 from rollout import argo, verbs
 from rollout.policy import DEFAULT_POLICY, Figures, Policy, PolicyError, Verdict, VersionFigures
-from rollout.stack import Stack, StackError
+from rollout.stack import API_KEY_ENV, Stack, StackError
 
 LOCAL_VERBS = ("init", "status", "shadow", "canary", "promote", "rollback", "gate")
 
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def target(args: argparse.Namespace) -> verbs.Target:
-    stack = Stack(args.gateway, args.triton)
+    stack = Stack(args.gateway, args.triton, api_key=os.environ.get(API_KEY_ENV))
     return verbs.Target(stack, args.repository, args.name, args.state, timeout_s=args.timeout)
 
 

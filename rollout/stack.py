@@ -2,6 +2,8 @@
 per-version answers. Every call here is one request; the waiting and deciding is in rollout.verbs."""
 
 VERSION_HEADER = "X-Model-Version"
+# The same variable the client and its CLI read the key from (sentiment_client.API_KEY_ENV).
+API_KEY_ENV = "SENTIMENT_API_KEY"
 
 
 class StackError(RuntimeError):
@@ -14,10 +16,13 @@ def base_url(address: str) -> str:
 
 
 class Stack:
-    def __init__(self, gateway_url: str, triton_url: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, gateway_url: str, triton_url: str, timeout_s: float = 10.0, api_key: str | None = None) -> None:
         self.gateway = base_url(gateway_url)
         self.triton = base_url(triton_url)
         self.timeout_s = timeout_s
+        # The gateway's key, sent to the gateway only: GET / and the labelled set's batches need one once keys
+        # are on (GATEWAY_API_KEY_HASHES), as in production; Triton is never sent it.
+        self.gateway_headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     def _request(self, method: str, url: str, **options: object):  # -> httpx.Response
         # A fresh connection per call: uvicorn's workers share the listening socket, so successive calls on new
@@ -42,7 +47,7 @@ class Stack:
 
     def rollout_report(self) -> dict:
         """``GET /``'s ``rollout`` block: champion, challenger, mode, percent, previous, error."""
-        response = self._request("GET", f"{self.gateway}/")
+        response = self._request("GET", f"{self.gateway}/", headers=self.gateway_headers)
         if response.status_code != 200:
             raise StackError(f"GET {self.gateway}/ answered {response.status_code}")
         report = response.json().get("rollout")
@@ -51,7 +56,7 @@ class Stack:
         return report
 
     def metrics_text(self) -> str:
-        response = self._request("GET", f"{self.gateway}/metrics")
+        response = self._request("GET", f"{self.gateway}/metrics", headers=self.gateway_headers)
         if response.status_code != 200:
             raise StackError(f"GET {self.gateway}/metrics answered {response.status_code}")
         return response.text
@@ -59,7 +64,10 @@ class Stack:
     def labels(self, texts: list[str], version: str) -> list[str]:
         """The labels ``version`` gives ``texts``, through the gateway's batch endpoint."""
         response = self._request(
-            "POST", f"{self.gateway}/v1/sentiment/batch", json={"texts": texts}, headers={VERSION_HEADER: version}
+            "POST",
+            f"{self.gateway}/v1/sentiment/batch",
+            json={"texts": texts},
+            headers={**self.gateway_headers, VERSION_HEADER: version},
         )
         if response.status_code != 200:
             raise StackError(f"{VERSION_HEADER}: {version} answered {response.status_code}: {response.text}")

@@ -15,7 +15,7 @@ from contract.metadata import ServingMetadata
 from contract.rollout import Mode, RolloutError, RolloutState, incompatibility, promote, rollback, try_challenger
 from contract.versions import NoServedVersion, resolve_version
 from rollout.policy import Figures, Policy, Verdict, decide
-from rollout.stack import Stack
+from rollout.stack import Stack, StackError
 
 # Reads of GET / in a row that must all show the new state: each on a new connection, so with a few workers
 # every one of them has almost surely answered at least once (2 workers: 1 - 2 x 0.5^12 > 99.9 %).
@@ -103,7 +103,11 @@ def apply(target: Target, old: RolloutState, new: RolloutState) -> None:
     written = time.monotonic()
     streak = 0
     while streak < AGREEING_READS:
-        report = target.stack.rollout_report()
+        try:
+            report = target.stack.rollout_report()
+        except StackError as error:  # a verb that cannot see the gateway follow must not leave the state changed
+            old.write(target.state_file)
+            raise RolloutError(f"{describe(new)}: {error}; the state is back to {describe(old)}") from error
         streak = streak + 1 if reported(report, new) else 0
         error = report.get("error") if time.monotonic() - written > REFUSAL_GRACE_S else None
         if error is not None or time.monotonic() - written > target.timeout_s:

@@ -293,6 +293,12 @@ teardown() {
 }
 
 # Each gateway pod shows the state in GET /; read once per pod through kubectl exec (the image has Python).
+# With API keys on, GET / needs one: SENTIMENT_API_KEY (the client's variable) goes in on stdin, so it never
+# appears in a command line in the pod or in the API server's audit log.
+readonly READ_GATEWAY_STATE='import sys, urllib.request
+key = sys.stdin.read().strip()
+request = urllib.request.Request("http://127.0.0.1:8080/", headers={"Authorization": f"Bearer {key}"} if key else {})
+print(urllib.request.urlopen(request, timeout=5).read().decode())'
 wait_for_gateways() {
     local state="$1" pod deadline
     info "the kubelet projects a ConfigMap change into each pod within its sync period (1 min by default) plus its"
@@ -303,9 +309,8 @@ wait_for_gateways() {
     fi
     deadline=$((SECONDS + 180))
     for pod in $(kubectl_cmd -n "$NAMESPACE" get pods -l app.kubernetes.io/name=gateway -o name); do
-        until kubectl_cmd -n "$NAMESPACE" exec "$pod" -c gateway -- python -c \
-            'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:8080/", timeout=5).read().decode())' \
-            | rollout_py matches --state-json "$state" 2>/dev/null; do
+        until kubectl_cmd -n "$NAMESPACE" exec -i "$pod" -c gateway -- python -c "$READ_GATEWAY_STATE" \
+            <<<"${SENTIMENT_API_KEY:-}" | rollout_py matches --state-json "$state" 2>/dev/null; do
             ((SECONDS < deadline)) || die "$pod does not follow the new state after 180 s (its GET / rollout.error says why)"
             sleep 5
         done

@@ -1,6 +1,9 @@
 """API keys: off by default, on when digests are configured; Bearer or X-API-Key; 401 with one JSON body;
 public paths configurable; the key itself never reaches the log."""
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,7 +11,9 @@ import httpx
 import pytest
 from support import GatewayProcess, RunningTriton, gateway_settings, start_gateway
 
+from contract.rollout import RolloutState
 from gateway.api.auth import digest
+from rollout.stack import API_KEY_ENV
 
 pytestmark = pytest.mark.slow
 
@@ -140,3 +145,29 @@ def test_keys_never_reach_the_log(keyed_gateway: GatewayProcess) -> None:
     log = keyed_gateway.log()
     for secret in (KEY, OTHER_KEY, WRONG_KEY):
         assert secret not in log
+
+
+def test_the_rollout_verbs_send_the_clients_key(
+    keyed_gateway: GatewayProcess, triton: RunningTriton, tmp_path: Path
+) -> None:
+    """`make rollout-status` and the verbs read GET / (private once keys are on) with SENTIMENT_API_KEY."""
+    state = tmp_path / "rollout.json"
+    RolloutState("1").write(state)
+    command = [sys.executable, "-m", "rollout", "--gateway", keyed_gateway.url, "--state", str(state), "status"]
+    environment = {key: value for key, value in os.environ.items() if key != API_KEY_ENV}
+
+    refused = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+    assert refused.returncode == 2 and "answered 401" in refused.stderr, refused.stderr
+    accepted = subprocess.run(
+        command, capture_output=True, text=True, env={**environment, API_KEY_ENV: KEY}, check=False
+    )
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stdout.strip().endswith("champion 1, no challenger; the gateway follows it")
+
+    # A verb that cannot see the gateway follow (no key) puts the state back as it was: nothing changes unseen.
+    trying = RolloutState("1", "2", "shadow", 10)
+    trying.write(state)
+    rollback = [*command[:-1], "--triton", triton.http_url, "rollback"]
+    refused = subprocess.run(rollback, capture_output=True, text=True, env=environment, check=False)
+    assert refused.returncode == 2 and "the state is back to champion 1, challenger 2" in refused.stderr
+    assert RolloutState.read(state) == trying

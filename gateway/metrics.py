@@ -110,12 +110,16 @@ CACHE_LOOKUPS = Counter("gateway_cache_lookups_total", "Answer cache lookups by 
 DRIFT_PSI = Gauge(
     "gateway_drift_psi",
     "Population stability index of live traffic against the export's reference profile, by signal "
-    "(label, score, tokens); over 0.25 is a significant shift. Highest across workers.",
-    ["signal"],
+    "(label, score, tokens) and model version (champion and challenger each answer their own traffic); over "
+    "0.25 is a significant shift. Highest across workers.",
+    ["signal", "version"],
     multiprocess_mode="max",
 )
 DRIFT_WINDOW_TEXTS = Gauge(
-    "gateway_drift_window_texts", "Texts in the drift window (per worker, the largest).", multiprocess_mode="max"
+    "gateway_drift_window_texts",
+    "Texts in the drift window, by model version (per worker, the largest).",
+    ["version"],
+    multiprocess_mode="max",
 )
 
 # Model lifecycle (gateway.lifecycle): versions are label values. The gauges are "livemax": each worker sets its

@@ -87,7 +87,9 @@ class VersionPool:
         )
         reference = TrafficProfile.read(version_dir)
         drift = (
-            DriftMonitor(reference, self.settings.drift_window, self.settings.drift_min_texts) if reference else None
+            DriftMonitor(reference, self.settings.drift_window, self.settings.drift_min_texts, name)
+            if reference
+            else None
         )
         if drift is None:
             logger.info("no reference profile in %s: drift gauges off (export with --reference-data)", version_dir)

@@ -2,7 +2,8 @@
 
 Each worker keeps the last ``window`` answered texts as histogram bins with running counts, so a text
 costs O(1) to add and the PSI after each request costs a few dozen bins, whatever the window size.
-Once at least ``min_texts`` are in, it sets ``gateway_drift_psi{signal=...}``. Across workers the
+Once at least ``min_texts`` are in, it sets ``gateway_drift_psi{signal=...,version=...}``: one monitor per
+served version, since a challenger in canary answers traffic of its own against its own reference. Across workers the
 scrape reports the highest (multiprocess mode ``max``): an alert should fire if any worker sees the shift.
 """
 
@@ -15,8 +16,9 @@ from gateway import metrics
 
 
 class DriftMonitor:
-    def __init__(self, reference: TrafficProfile, window: int, min_texts: int) -> None:
+    def __init__(self, reference: TrafficProfile, window: int, min_texts: int, version: str) -> None:
         self.reference = reference
+        self.version = version
         self.window = window
         self.min_texts = min_texts
         self.recent: deque[tuple[int, int, int]] = deque()  # (label, score bin, token bin) per text
@@ -49,10 +51,10 @@ class DriftMonitor:
 
     def publish(self) -> dict[str, float] | None:
         """Update the gauges from the current window; None while the window is too empty to mean anything."""
-        metrics.DRIFT_WINDOW_TEXTS.set(len(self.recent))
+        metrics.DRIFT_WINDOW_TEXTS.labels(version=self.version).set(len(self.recent))
         if len(self.recent) < self.min_texts:
             return None
         indices = self.current().psi_against(self.reference)
         for signal, value in indices.items():
-            metrics.DRIFT_PSI.labels(signal=signal).set(value)
+            metrics.DRIFT_PSI.labels(signal=signal, version=self.version).set(value)
         return indices

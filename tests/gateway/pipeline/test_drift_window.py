@@ -10,7 +10,7 @@ pytestmark = pytest.mark.fast
 
 def test_the_rolling_window_equals_a_profile_of_its_last_texts() -> None:
     reference = TrafficProfile.from_observations(["NEGATIVE", "POSITIVE"], [0, 1], [0.9, 0.6], [10, 40])
-    monitor = DriftMonitor(reference, window=10, min_texts=5)
+    monitor = DriftMonitor(reference, window=10, min_texts=5, version="1")
     observations = [(i % 2, 0.5 + (i % 5) / 10, 5 + 13 * i) for i in range(30)]
     for label, score, tokens in observations:
         monitor.observe(label, score, tokens)

@@ -46,6 +46,8 @@ class BucketBatch:
 
     def chunks(self, max_rows: int) -> list["BucketBatch"]:
         """The batch cut into consecutive pieces of at most ``max_rows`` rows (views, no copy), in order."""
+        if len(self.owners) <= max_rows:
+            return [self]  # every interactive request: no new objects on the hot path
         return [
             BucketBatch(
                 self.owners[start : start + max_rows],

@@ -363,3 +363,17 @@ async def test_a_bulk_request_goes_in_calls_of_the_capped_size_and_comes_back_wh
     assert await answer(bulk) == [1, 2, 3, 4, 5], "the pieces are joined back into the request's batch"
     assert await answer(small) == [9]
     assert coalescer.budget.held == 0
+
+
+@PURE
+@given(st.integers(1, 40), st.integers(1, 16))
+def test_a_batch_cut_into_chunks_keeps_its_rows_in_order_and_each_chunk_within_the_limit(
+    rows: int, max_rows: int
+) -> None:
+    batch = rows_batch(*range(rows))
+    chunks = batch.chunks(max_rows)
+    assert all(1 <= len(chunk.owners) <= max_rows for chunk in chunks)
+    assert len(chunks) == -(-rows // max_rows), "as few chunks as the limit allows"
+    assert [owner for chunk in chunks for owner in chunk.owners] == batch.owners
+    assert np.array_equal(np.concatenate([chunk.input_ids for chunk in chunks]), batch.input_ids)
+    assert np.array_equal(np.concatenate([chunk.attention_mask for chunk in chunks]), batch.attention_mask)

@@ -188,7 +188,7 @@ loadtest: setup ## Locust against the running gateway (make run GATEWAY_RATE_LIM
 		-t $(DURATION) --load-shape $(SHAPE) --corpus $(LOADTEST_DATA) --csv results/locust-$(STAMP)/locust \
 		--html results/locust-$(STAMP)/report.html --only-summary
 
-bench: setup ## Limit vs Triton vs full stacks (ragged, strict) vs seed baseline, tiny + shape-true (+int8), ~19 min
+bench: setup ## Limit vs Triton vs full stacks (ragged, strict, mixed, v2, shadow) vs seed baseline, tiny + shape-true (+int8), ~23 min
 	$(BIN)/python -m loadtest.bench --models $(BENCH_MODELS) --concurrency $(BENCH_CONCURRENCY) \
 		--duration $(BENCH_DURATION) --out results/bench-$(STAMP)
 

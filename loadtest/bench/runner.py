@@ -10,7 +10,7 @@ a second version scores 0, 10 or 100 % of them) on a Triton of their own with tw
 stack again in front of a Triton serving ``configs/cpu-strict.pbtxt`` (one shape per batch, as the GPU
 backend batches), then the baseline (PyTorch). The int8 model skips the baseline (its baseline is the
 same fp32 PyTorch server as the shape-true model's), the answer cache, the v2 and the shadow cells (none
-depends on the precision; this keeps ``make bench`` near 20 minutes).
+depends on the precision; this keeps ``make bench`` near 23 minutes).
 
 Every cell with a Triton behind it also reads Triton's counters at the window's edges (rows per
 execution: how full the batches were), and every full-stack cell the gateway's own CPU time

@@ -231,11 +231,8 @@ class Rollout:
         if plan is None:
             return
         other = serving.versions[plan.version]
-        coalescer = other.service.coalescer
-        waiting = sum(
-            queue.rows for served in serving.versions.values() for queue in served.service.coalescer.queues.values()
-        )
-        slot_free = len(coalescer.calls) < coalescer.calls_in_flight
+        waiting = sum(served.service.coalescer.waiting_rows for served in serving.versions.values())
+        slot_free = other.service.coalescer.has_free_slot
         if reason := shed_reason(waiting, slot_free, len(self.shadow_tasks), self.settings.shadow_max_in_flight):
             metrics.SHADOW_SHED.labels(reason=reason).inc()
             return

@@ -235,6 +235,15 @@ class Coalescer:
             # Rows still queued will never be sent (their replies are done): they stop counting at once.
             self._hold(-sum(entry.tokens for entry in entries if not entry.sent))
 
+    @property
+    def waiting_rows(self) -> int:
+        """Rows queued for a call: more than none means Triton is this worker's bottleneck right now."""
+        return sum(queue.rows for queue in self.queues.values())
+
+    @property
+    def has_free_slot(self) -> bool:
+        return len(self.calls) < self.calls_in_flight
+
     def _call_rows(self, lane: Lane, bucket: int) -> int:
         return call_rows(lane, bucket, self.max_rows, self.bulk_call_max_tokens)
 
@@ -243,7 +252,7 @@ class Coalescer:
         metrics.TOKENS_HELD.set(self.budget.held)
 
     def _dispatch(self) -> None:
-        while len(self.calls) < self.calls_in_flight and (waiting := self._next_queue()):
+        while self.has_free_slot and (waiting := self._next_queue()):
             self._send(waiting)
 
     def _next_queue(self) -> BucketQueue | None:

@@ -95,8 +95,9 @@ TOKENS_HELD = Gauge(
 )
 DRAIN_RATE = Gauge(
     "gateway_drain_rate_tokens_per_second",
-    "Padded tokens per second of busy time each worker's Triton calls have been completing, summed over "
-    "workers: the rate admission compares deadlines with.",
+    "Padded tokens per second of busy time each worker's Triton calls of a lane (interactive, bulk) have been "
+    "completing, summed over workers: the rate admission compares that lane's deadlines with.",
+    ["lane"],
     multiprocess_mode="livesum",
 )
 

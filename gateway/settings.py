@@ -112,12 +112,20 @@ class Settings(BaseSettings):
         "short ones); bigger ones (batches, windows) are bulk. Bulk calls leave a worker's last call slot to "
         "interactive ones and the two lanes take turns, so small requests keep their latency beside bulk work.",
     )
-    bulk_call_max_tokens: int = Field(
-        2048,
-        ge=16,
-        description="Padded tokens one bulk Triton call carries at most (Hugging Face TEI's max_batch_tokens); a "
-        "bulk request is cut into calls of this size. Smaller: a single text that reaches Triton behind bulk work "
-        "waits for a shorter execution; larger: fewer calls, less overhead per bulk text.",
+    bulk_call_s: float = Field(
+        0.01,
+        gt=0,
+        description="Seconds of Triton work one bulk call carries while interactive requests are about, at the "
+        "worker's measured drain rate, and at least half of the last interactive call (Hugging Face TEI's "
+        "max_batch_tokens, sized in time so it fits a CPU and a GPU alike). A bulk request is cut into such "
+        "calls, at least one row each: a single text that reaches Triton behind bulk work waits for a short one.",
+    )
+    bulk_alone_call_s: float = Field(
+        0.25,
+        gt=0,
+        description="Seconds of Triton work one bulk call carries once the worker has had no interactive request "
+        "for 1 s: bigger calls run more efficiently (on a CPU, 1-row calls halve throughput), and the first "
+        "single text to come back waits behind one of them at most.",
     )
     idle_trim_s: float = Field(
         1.0,
@@ -150,8 +158,9 @@ class Settings(BaseSettings):
     max_tokens_held: int = Field(
         524_288,
         ge=512,
-        description="Padded tokens (windows included) a worker holds at once, queued or at Triton; a request "
-        "that would go over it is refused with 429 overloaded. Four full batches of 512-token rows by default: "
+        description="Padded tokens (windows included) each lane of a worker holds at once, queued or at Triton; a "
+        "request that would go over it is refused with 429 overloaded (the interactive lane, requests of at most "
+        "GATEWAY_INTERACTIVE_MAX_TOKENS, never comes near it). Four full batches of 512-token rows by default: "
         "enough to keep Triton's batches full, little enough that a burst cannot pile up minutes of work.",
     )
     max_tokens_per_request: int = Field(

@@ -6,8 +6,9 @@ buckets, so each execution gets a row or two. Each gateway worker therefore form
 queue per bucket, shaped like Hugging Face TEI's queue:
 
 - a request appends its rows to its bucket's queue, each entry with a future for the reply;
-- a request is admitted by its cost in padded tokens (``budget``): a worker bounds the tokens it holds, and
-  refuses at once what it could not finish before the request's deadline at the rate its calls drain;
+- a request is admitted by its cost in padded tokens (``budget``): each lane of a worker bounds the tokens it
+  holds, and refuses at once what it could not finish before the request's deadline at the rate the lane's
+  calls drain (a bulk request beside busy interactive traffic gets only bulk's turns);
 - while the worker has a free call slot, the bucket whose oldest row has waited longest goes at once with
   everything it holds (up to ``max_batch_size`` rows), so an idle service adds no wait; while the slots are
   busy, rows gather for the next calls. A full batch waits for a slot like any other: the slots are what
@@ -17,9 +18,10 @@ queue per bucket, shaped like Hugging Face TEI's queue:
 - two lanes: a request of at most ``interactive_max_tokens`` padded tokens (a single text, a few short ones) is
   interactive, anything bigger (batches, windows) is bulk. Bulk calls never hold the last free slot, so a small
   request always finds one without waiting behind bulk work; when both lanes wait, they take turns, so bulk
-  still gets at least every other call (``next_queue``). A bulk call carries at most ``bulk_call_max_tokens``
-  padded tokens (TEI's ``max_batch_tokens``): a bulk request is cut into queue entries of that size, so a small
-  request that reaches Triton behind a bulk execution waits for a short one.
+  still gets at least every other call (``next_queue``). A bulk call is sized in time, not tokens (TEI's
+  ``max_batch_tokens``, at the measured drain rate; ``BulkSizing``): short while interactive requests are about,
+  so a small request that reaches Triton behind a bulk execution waits for a short one, on a CPU as on a GPU;
+  long once they are gone, so bulk alone keeps its throughput.
 
 A coalescer belongs to one served model version, so versions never mix in one call.
 """
@@ -76,14 +78,15 @@ def take_batch(queue: deque[Pending], max_rows: int, now: float) -> Taken:
     """Pop the next call's entries: whole entries in arrival order while they fit in ``max_rows``.
 
     Entries nobody waits for any more are dropped; entries whose deadline has passed are returned
-    apart, to be answered with a timeout. An entry never exceeds ``max_rows`` (``infer`` cuts them to fit), so
-    a non-empty queue always yields a non-empty batch or removes something.
+    apart, to be answered with a timeout. The first live entry always goes, even over ``max_rows``: it was
+    cut to fit the model's batch size, but a bulk call's share may have shrunk since it was queued (the
+    measured rate fell). So a non-empty queue always yields a non-empty batch or removes something.
     """
     taken = Taken()
     rows = 0
     while queue:
         entry = queue[0]
-        if not entry.reply.done() and entry.deadline > now and rows + entry.rows > max_rows:
+        if not entry.reply.done() and entry.deadline > now and taken.batch and rows + entry.rows > max_rows:
             break
         queue.popleft()
         taken.rows_removed += entry.rows
@@ -110,6 +113,7 @@ def split_logits(logits: np.ndarray, entries: Iterable[Pending]) -> list[np.ndar
 
 
 Lane = Literal["interactive", "bulk"]
+LANES: tuple[Lane, ...] = ("interactive", "bulk")
 
 
 @dataclass
@@ -129,12 +133,45 @@ class BucketQueue:
         self.rows_gauge.inc(rows)  # the bucket's two lanes share its gauge
 
 
-def call_rows(lane: Lane, bucket: int, max_rows: int, bulk_call_max_tokens: int) -> int:
-    """Rows one call of ``lane`` may carry in ``bucket``: the model's batch size, and for bulk its token cap too
-    (at least one row, so any bucket can go)."""
+# A worker that has had no interactive request for this long runs bulk alone: its bulk calls may then carry
+# ``bulk_alone_call_s`` of work, which a CPU runs more efficiently, with nobody about to wait behind them.
+INTERACTIVE_GONE_S = 1.0
+
+
+@dataclass(frozen=True)
+class BulkSizing:
+    """How big a bulk call may be: ``call_s`` of work at the worker's measured rate while interactive requests
+    are about, at least half of what the last interactive call carried; ``alone_call_s`` once they are gone."""
+
+    call_s: float
+    alone_call_s: float
+    unmeasured_tokens: int  # until a call is measured: no more than an interactive request may carry
+
+    def tokens(self, tokens_per_s: float | None, interactive_tokens: int, interactive_about: bool) -> int:
+        """Padded tokens the next bulk call may carry (``interactive_tokens``: the last interactive call's).
+
+        In time rather than a fixed count, so a bulk call lasts about as long on a model that drains 1,500
+        tokens a second as on one that drains a million. Beside interactive calls, half their size at least: a
+        single text then waits behind one short bulk execution, while bulk still gets about a third of a Triton
+        that small requests alone would keep busy, enough to finish what admission let in.
+        """
+        if tokens_per_s is None:
+            return self.unmeasured_tokens
+        if not interactive_about:
+            return int(tokens_per_s * self.alone_call_s)
+        return max(int(tokens_per_s * self.call_s), interactive_tokens // 2)
+
+    def entry_tokens(self, tokens_per_s: float | None) -> int:
+        """The share a bulk request is cut into when queued: the smallest call, so calls are sized when sent."""
+        return self.tokens(tokens_per_s, 0, interactive_about=True)
+
+
+def call_rows(lane: Lane, bucket: int, max_rows: int, bulk_tokens: int) -> int:
+    """Rows one call of ``lane`` may carry in ``bucket``: the model's batch size, and for bulk its share of
+    ``bulk_tokens`` too (at least one row, so any bucket can go)."""
     if lane == "interactive":
         return max_rows
-    return max(1, min(max_rows, bulk_call_max_tokens // bucket))
+    return max(1, min(max_rows, bulk_tokens // bucket))
 
 
 def bulk_slots(calls_in_flight: int) -> int:
@@ -177,16 +214,18 @@ class Coalescer:
         max_rows: int,
         calls_in_flight: int,
         run_batch: InferFunction,
-        budget: TokenBudget,
+        budgets: dict[Lane, TokenBudget],
         interactive_max_tokens: int,
-        bulk_call_max_tokens: int,
+        bulk: BulkSizing,
     ) -> None:
         self.max_rows = max_rows
         self.calls_in_flight = calls_in_flight
         self.run_batch = run_batch
-        self.budget = budget
+        self.budgets = budgets
         self.interactive_max_tokens = interactive_max_tokens
-        self.bulk_call_max_tokens = bulk_call_max_tokens
+        self.bulk = bulk
+        self.interactive_seen = -INTERACTIVE_GONE_S  # loop time of the last interactive request
+        self.interactive_tokens = 0  # padded tokens of the last interactive call
         self.queues: dict[tuple[Lane, int], BucketQueue] = {}
         # Each call's lane; the dict is also the strong reference the loop does not keep to its tasks.
         self.calls: dict[asyncio.Task, Lane] = {}
@@ -195,7 +234,7 @@ class Coalescer:
     async def infer(self, batches: list[BucketBatch], deadline: float) -> list[np.ndarray]:
         """Logits for each of a request's batches, in order; ``InferenceTimeout`` once ``deadline`` passes.
 
-        ``Overloaded`` at once when the worker's token budget cannot take the request in time.
+        ``Overloaded`` at once when the token budget of the request's lane cannot take it in time.
         Leaving early (deadline, error, or the client's task cancelled) ends only this request's
         futures: its queued rows are dropped, and calls already made finish for the others in them.
         """
@@ -205,14 +244,16 @@ class Coalescer:
             if not 1 <= len(batch.owners) <= self.max_rows:
                 raise ValueError(f"a queue entry holds 1 to {self.max_rows} rows, got {len(batch.owners)}")
         cost = sum(batch.input_ids.size for batch in batches)
-        if refusal := self.budget.refusal(cost, deadline - now):
+        lane: Lane = "interactive" if cost <= self.interactive_max_tokens else "bulk"
+        if refusal := self.budgets[lane].refusal(cost, deadline - now):
             metrics.REFUSED.labels(reason=refusal.reason).inc()
             raise Overloaded(refusal.message, headers={"Retry-After": str(refusal.retry_after_s)})
-        lane: Lane = "interactive" if cost <= self.interactive_max_tokens else "bulk"
-        # Each batch as entries that fit one call of its lane, so a bulk batch is never more than one capped call.
-        pieces = [batch.chunks(self._call_rows(lane, batch.bucket)) for batch in batches]
+        if lane == "interactive":
+            self.interactive_seen = now
+        # Each batch as entries that fit one call of its lane, a bulk batch in the smallest bulk call's shares.
+        pieces = [batch.chunks(self._entry_rows(lane, batch.bucket)) for batch in batches]
         entries = [Pending(piece, deadline, loop.create_future(), now) for chunks in pieces for piece in chunks]
-        self._hold(cost)
+        self._hold(lane, cost)
         for entry in entries:
             key = (lane, entry.batch.bucket)
             queue = self.queues.setdefault(key, BucketQueue(entry.batch.bucket, lane))
@@ -233,7 +274,7 @@ class Coalescer:
                 elif not reply.cancelled():
                     reply.exception()  # retrieved: a sibling's error after ours is not "never retrieved"
             # Rows still queued will never be sent (their replies are done): they stop counting at once.
-            self._hold(-sum(entry.tokens for entry in entries if not entry.sent))
+            self._hold(lane, -sum(entry.tokens for entry in entries if not entry.sent))
 
     @property
     def waiting_rows(self) -> int:
@@ -244,12 +285,21 @@ class Coalescer:
     def has_free_slot(self) -> bool:
         return len(self.calls) < self.calls_in_flight
 
-    def _call_rows(self, lane: Lane, bucket: int) -> int:
-        return call_rows(lane, bucket, self.max_rows, self.bulk_call_max_tokens)
+    def _entry_rows(self, lane: Lane, bucket: int) -> int:
+        return call_rows(lane, bucket, self.max_rows, self.bulk.entry_tokens(self._bulk_rate()))
 
-    def _hold(self, tokens: int) -> None:
-        self.budget.hold(tokens)
-        metrics.TOKENS_HELD.set(self.budget.held)
+    def _call_rows(self, lane: Lane, bucket: int, now: float) -> int:
+        about = now - self.interactive_seen < INTERACTIVE_GONE_S
+        bulk_tokens = self.bulk.tokens(self._bulk_rate(), self.interactive_tokens, about)
+        return call_rows(lane, bucket, self.max_rows, bulk_tokens)
+
+    def _bulk_rate(self) -> float | None:
+        """Tokens a second bulk calls drain: what a bulk call's time is measured in."""
+        return self.budgets["bulk"].rate.tokens_per_s
+
+    def _hold(self, lane: Lane, tokens: int) -> None:
+        self.budgets[lane].hold(tokens)
+        metrics.TOKENS_HELD.set(sum(budget.held for budget in self.budgets.values()))
 
     def _dispatch(self) -> None:
         while self.has_free_slot and (waiting := self._next_queue()):
@@ -261,7 +311,7 @@ class Coalescer:
 
     def _send(self, queue: BucketQueue) -> None:
         now = asyncio.get_running_loop().time()
-        taken = take_batch(queue.entries, self._call_rows(queue.lane, queue.bucket), now)
+        taken = take_batch(queue.entries, self._call_rows(queue.lane, queue.bucket, now), now)
         queue.add_rows(-taken.rows_removed)
         for entry in taken.expired:
             entry.reply.set_exception(InferenceTimeout("the request's deadline passed while it waited for a batch"))
@@ -270,8 +320,10 @@ class Coalescer:
             for entry in taken.batch:
                 entry.sent = True
                 wait.observe(now - entry.enqueued)
-            self.budget.call_started(now)
-            call = asyncio.create_task(self._call(queue.bucket, taken.batch))
+            if queue.lane == "interactive":
+                self.interactive_tokens = sum(entry.tokens for entry in taken.batch)
+            self.budgets[queue.lane].call_started(now)
+            call = asyncio.create_task(self._call(queue.bucket, queue.lane, taken.batch))
             self.calls[call] = self.last_lane = queue.lane
             metrics.CALL_SLOTS_IN_USE.set(len(self.calls))
             call.add_done_callback(self._free_slot)  # a cancelled call (shutdown) frees its slot too
@@ -280,7 +332,7 @@ class Coalescer:
         self.calls.pop(call, None)
         metrics.CALL_SLOTS_IN_USE.set(len(self.calls))
 
-    async def _call(self, bucket: int, entries: list[Pending]) -> None:
+    async def _call(self, bucket: int, lane: Lane, entries: list[Pending]) -> None:
         tokens = sum(entry.tokens for entry in entries)
         try:
             input_ids = np.concatenate([entry.batch.input_ids for entry in entries])
@@ -290,16 +342,17 @@ class Coalescer:
             logits = await self.run_batch(input_ids, attention_mask, max(entry.deadline for entry in entries))
             answers: list[np.ndarray] | Exception = split_logits(logits, entries)
         except asyncio.CancelledError:
-            self._hold(-tokens)
+            self._hold(lane, -tokens)
             for entry in entries:
                 entry.reply.cancel()
             raise
         except Exception as error:  # every caller in this call gets the error; nobody else does
             answers = error
-        self.budget.call_finished(None if isinstance(answers, Exception) else tokens, asyncio.get_running_loop().time())
-        self._hold(-tokens)
-        if rate := self.budget.rate.tokens_per_s:
-            metrics.DRAIN_RATE.set(rate)
+        budget = self.budgets[lane]
+        budget.call_finished(None if isinstance(answers, Exception) else tokens, asyncio.get_running_loop().time())
+        self._hold(lane, -tokens)
+        if rate := budget.rate.tokens_per_s:
+            metrics.DRAIN_RATE.labels(lane=lane).set(rate)
         # Free the slot and send the next batch before waking this call's callers: Triton works on it while
         # they write their answers, instead of idling until they are done.
         self._free_slot(asyncio.current_task())

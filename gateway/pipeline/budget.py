@@ -18,6 +18,9 @@ from dataclasses import dataclass
 # to flow from the first request, too little for a burst on a fresh worker to fill it with work it may be
 # too slow to finish.
 UNMEASURED_SHARE = 8
+# Busy time a rate needs before admission trusts it: one slow first call (a fresh worker beside a busy Triton)
+# must not read as the worker's rate and refuse everything for its half-life.
+MIN_BUSY_S = 0.5
 
 
 @dataclass
@@ -39,8 +42,8 @@ class DrainRate:
 
     @property
     def tokens_per_s(self) -> float | None:
-        """None until a call has been measured: no rate is better than a guessed one."""
-        return self.tokens / self.seconds if self.seconds > 0 else None
+        """None until calls have been measured for ``MIN_BUSY_S``: no rate is better than a guessed one."""
+        return self.tokens / self.seconds if self.seconds >= MIN_BUSY_S else None
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,12 @@ class Refusal:
 
 
 class TokenBudget:
-    """The tokens one worker holds (queued + at Triton), the rate its calls drain them, and the admission rule."""
+    """The tokens one lane of a worker holds (queued + at Triton), the rate its calls drain them, and the
+    admission rule; a worker has one per lane (``batching``), so bulk work held never refuses a single text."""
 
-    def __init__(self, max_tokens: int, half_life_s: float) -> None:
+    def __init__(self, max_tokens: int, half_life_s: float, lane: str = "") -> None:
         self.max_tokens = max_tokens
+        self.calls = f"{lane} calls" if lane else "calls"  # what its messages say it measured
         self.held = 0
         self.rate = DrainRate(half_life_s)
         self.open_calls = 0
@@ -90,13 +95,14 @@ class TokenBudget:
         if over > 0:
             return Refusal(
                 "tokens_held",
-                f"the worker holds {self.held} padded tokens and this request needs {cost}; its budget is "
-                f"{self.max_tokens} (GATEWAY_MAX_TOKENS_HELD); retry after {_seconds(wait_s)} s",
+                f"the worker's {self.calls} hold {self.held} padded tokens and this request needs {cost}; the "
+                f"budget is {self.max_tokens} (GATEWAY_MAX_TOKENS_HELD); retry after {_seconds(wait_s)} s",
                 _seconds(wait_s),
             )
         return Refusal(
             "deadline",
-            f"at the measured {rate:.0f} padded tokens/s this worker would finish this request in {finish_s:.1f} s, "
+            f"at the {rate:.0f} padded tokens/s measured on this worker's {self.calls}, it would finish this request "
+            f"in {finish_s:.1f} s, "
             f"after its {time_left_s:.1f} s deadline; retry after {_seconds(wait_s)} s",
             _seconds(wait_s),
         )

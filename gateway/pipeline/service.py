@@ -9,7 +9,7 @@ import numpy as np
 from contract.metadata import ServingMetadata
 from gateway import metrics
 from gateway.errors import InvalidInput, PayloadTooLarge
-from gateway.pipeline.batching import Coalescer
+from gateway.pipeline.batching import LANES, BulkSizing, Coalescer
 from gateway.pipeline.budget import TokenBudget
 from gateway.pipeline.cache import ModelOutput, ResultCache, cache_key
 from gateway.pipeline.drift import DriftMonitor
@@ -46,13 +46,14 @@ class SentimentService:
 
     def __post_init__(self) -> None:
         self.buckets = effective_buckets(self.settings.length_buckets, self.metadata.max_length)
+        settings = self.settings
         self.coalescer = Coalescer(
             self.metadata.max_batch_size,
-            self.settings.batch_calls_in_flight,
+            settings.batch_calls_in_flight,
             self.triton.infer,
-            TokenBudget(self.settings.max_tokens_held, DRAIN_RATE_HALF_LIFE_S),
-            self.settings.interactive_max_tokens,
-            self.settings.bulk_call_max_tokens,
+            {lane: TokenBudget(settings.max_tokens_held, DRAIN_RATE_HALF_LIFE_S, lane) for lane in LANES},
+            settings.interactive_max_tokens,
+            BulkSizing(settings.bulk_call_s, settings.bulk_alone_call_s, settings.interactive_max_tokens),
         )
         self.tokenizer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenize")
         # The tokenizer's thread also runs the trim: it is idle whenever the worker is.

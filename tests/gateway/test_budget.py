@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.pipeline.budget import UNMEASURED_SHARE, DrainRate, TokenBudget
+from gateway.pipeline.budget import MIN_BUSY_S, UNMEASURED_SHARE, DrainRate, TokenBudget
 
 pytestmark = pytest.mark.fast
 
@@ -78,7 +78,19 @@ def test_a_steady_triton_reads_as_its_own_rate_whatever_the_call_sizes(
     drain = DrainRate(half_life_s=5.0)
     for busy_s, _ in calls:
         drain.observe(rate * busy_s, busy_s)
-    assert drain.tokens_per_s == pytest.approx(rate, rel=1e-9)
+    if sum(busy_s for busy_s, _ in calls) < MIN_BUSY_S:
+        assert drain.tokens_per_s is None, "a fraction of a second of calls is not a rate yet"
+    else:
+        assert drain.tokens_per_s == pytest.approx(rate, rel=1e-9)
+
+
+def test_one_slow_first_call_is_not_taken_for_the_workers_rate() -> None:
+    budget = TokenBudget(max_tokens=10**6, half_life_s=5.0)
+    budget.call_started(now=0.0)
+    budget.call_finished(16, now=0.3)  # 53 tokens/s: a fresh worker's first call, behind a busy Triton
+    budget.hold(64)
+    assert budget.rate.tokens_per_s is None
+    assert budget.refusal(16, time_left_s=1.0) is None, "an unmeasured worker takes a share of its budget"
 
 
 def test_the_rate_follows_a_triton_that_slowed_down_within_a_few_half_lives() -> None:

@@ -13,8 +13,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.errors import InferenceFailed, InferenceTimeout
-from gateway.pipeline.batching import BucketQueue, Coalescer, Pending, bulk_slots, call_rows, next_queue, take_batch
+from gateway.errors import InferenceFailed, InferenceTimeout, Overloaded
+from gateway.pipeline.batching import (
+    INTERACTIVE_GONE_S,
+    LANES,
+    BucketQueue,
+    BulkSizing,
+    Coalescer,
+    Lane,
+    Pending,
+    bulk_slots,
+    call_rows,
+    next_queue,
+    take_batch,
+)
 from gateway.pipeline.budget import TokenBudget
 from gateway.pipeline.tokenization import BucketBatch, pad_to_bucket
 
@@ -60,11 +72,17 @@ def coalescer_over(
     max_rows: int,
     calls_in_flight: int,
     interactive_max_tokens: int = 512,
-    bulk_call_max_tokens: int = 10**9,
+    bulk_call_s: float = 1.0,
+    tokens_per_s: float | None = 1e9,
 ) -> Coalescer:
-    """A coalescer on the scripted model; at 512 tokens every request of a few 8-token rows is interactive, and
-    bulk calls are not capped unless a test asks."""
-    return Coalescer(max_rows, calls_in_flight, model, roomy(), interactive_max_tokens, bulk_call_max_tokens)
+    """A coalescer on the scripted model; at 512 tokens every request of a few 8-token rows is interactive.
+    Its drain rate starts measured at ``tokens_per_s`` (None: unmeasured), by default so fast that bulk calls
+    are not cut unless a test asks; bulk alone gets calls 10x as long."""
+    budgets: dict[Lane, TokenBudget] = {lane: roomy() for lane in LANES}
+    if tokens_per_s is not None:
+        budgets["bulk"].rate.observe(tokens=tokens_per_s, busy_s=1.0)
+    bulk = BulkSizing(bulk_call_s, 10 * bulk_call_s, interactive_max_tokens)
+    return Coalescer(max_rows, calls_in_flight, model, budgets, interactive_max_tokens, bulk)
 
 
 async def settle() -> None:
@@ -86,7 +104,8 @@ def queues(draw: st.DrawFn) -> tuple[deque[Pending], int, float]:
         reply = loop.create_future()
         if draw(st.booleans()) and draw(st.booleans()):
             reply.cancel()  # a caller that left
-        rows = draw(st.integers(1, max_rows))
+        # Up to a few rows over the call's limit: a bulk entry cut when the measured rate was higher.
+        rows = draw(st.integers(1, max_rows + 3))
         deadline = now + draw(st.sampled_from([-1.0, 0.0, 1.0, 5.0]))
         entries.append(Pending(rows_batch(*[index] * rows), deadline, reply, now))
     loop.close()
@@ -105,7 +124,7 @@ def test_take_batch_keeps_arrival_order_never_overfills_and_accounts_for_every_r
     removed = before[: len(before) - len(queue)]
     assert list(queue) == before[len(removed) :], "only the front of the queue is taken"
     assert taken.rows_removed == sum(entry.rows for entry in removed)
-    assert sum(entry.rows for entry in taken.batch) <= max_rows
+    assert sum(entry.rows for entry in taken.batch) <= max_rows or len(taken.batch) == 1, "over only by one entry"
     assert [e for e in removed if e in taken.batch] == taken.batch, "the batch keeps arrival order"
     assert all(not e.reply.done() and e.deadline > now for e in taken.batch)
     assert all(not e.reply.done() and e.deadline <= now for e in taken.expired)
@@ -113,8 +132,8 @@ def test_take_batch_keeps_arrival_order_never_overfills_and_accounts_for_every_r
     if queue:  # it stopped because the next live entry did not fit
         head = queue[0]
         assert not head.reply.done() and head.deadline > now
-        assert sum(entry.rows for entry in taken.batch) + head.rows > max_rows
         assert taken.batch, "a non-empty queue always yields a call"
+        assert sum(entry.rows for entry in taken.batch) + head.rows > max_rows
 
 
 # --- the coalescer on the event loop ---------------------------------------------------------------------------
@@ -321,7 +340,32 @@ async def test_a_small_request_gets_the_slot_bulk_leaves_and_bulk_goes_on_at_eve
     assert [await answer(task) for task in tasks] == [[1, 2], [3, 4], [5], [6], [7, 8]]
 
 
-# --- the token cap of a bulk call ---------------------------------------------------------------------------------
+# --- the size of a bulk call, in time ------------------------------------------------------------------------------
+
+
+@PURE
+@given(
+    st.one_of(st.none(), st.floats(1.0, 1e7)),
+    st.floats(0.001, 1.0),
+    st.floats(1.0, 20.0),
+    st.integers(0, 4096),
+    st.integers(0, 8192),
+    st.booleans(),
+)
+def test_a_bulk_call_carries_what_drains_in_its_time_short_beside_interactive_work_long_alone(
+    tokens_per_s: float | None, call_s: float, alone_factor: float, unmeasured: int, interactive: int, about: bool
+) -> None:
+    sizing = BulkSizing(call_s, call_s * alone_factor, unmeasured)
+    tokens = sizing.tokens(tokens_per_s, interactive, about)
+    if tokens_per_s is None:
+        assert tokens == unmeasured == sizing.entry_tokens(None), "until measured, no more than interactive"
+        return
+    alone = sizing.tokens(tokens_per_s, interactive, interactive_about=False)
+    assert alone <= tokens_per_s * call_s * alone_factor < alone + 1, "alone: what drains in its time"
+    if about:
+        assert tokens == max(int(tokens_per_s * call_s), interactive // 2), "its time, or half an interactive call"
+        assert sizing.entry_tokens(tokens_per_s) <= tokens, "queued in shares no bigger than any call"
+    assert sizing.tokens(tokens_per_s * 2, interactive, about) >= tokens, "a faster model: no fewer tokens"
 
 
 @PURE
@@ -329,7 +373,7 @@ async def test_a_small_request_gets_the_slot_bulk_leaves_and_bulk_goes_on_at_eve
     st.sampled_from(["interactive", "bulk"]),
     st.sampled_from([8, 16, 64, 256, 512]),
     st.integers(1, 256),
-    st.integers(16, 10_000),
+    st.integers(0, 10_000),
 )
 def test_call_rows_caps_bulk_calls_at_their_tokens_and_leaves_interactive_ones_to_the_batch_size(
     lane: str, bucket: int, max_rows: int, cap: int
@@ -343,9 +387,12 @@ def test_call_rows_caps_bulk_calls_at_their_tokens_and_leaves_interactive_ones_t
         assert rows == max_rows or (rows + 1) * bucket > cap, "and takes as many rows as fit"
 
 
-async def test_a_bulk_request_goes_in_calls_of_the_capped_size_and_comes_back_whole_and_in_order() -> None:
+async def test_a_bulk_request_goes_in_calls_sized_by_the_measured_rate_and_comes_back_whole_and_in_order() -> None:
     model = ScriptedModel()
-    coalescer = coalescer_over(model, max_rows=8, calls_in_flight=2, interactive_max_tokens=8, bulk_call_max_tokens=16)
+    coalescer = coalescer_over(  # 1,600 tokens/s: 16 tokens in 10 ms
+        model, max_rows=8, calls_in_flight=2, interactive_max_tokens=8, bulk_call_s=0.01, tokens_per_s=1600
+    )
+    coalescer.interactive_seen = asyncio.get_running_loop().time()  # an interactive request has just been
     bulk = bulk_request(coalescer, 1, 2, 3, 4, 5)
     await settle()
     assert model.calls == [[1, 2]], "16 tokens: two rows of 8 a call, and bulk holds one of the two slots"
@@ -362,7 +409,45 @@ async def test_a_bulk_request_goes_in_calls_of_the_capped_size_and_comes_back_wh
     model.finish(3)
     assert await answer(bulk) == [1, 2, 3, 4, 5], "the pieces are joined back into the request's batch"
     assert await answer(small) == [9]
-    assert coalescer.budget.held == 0
+    assert all(budget.held == 0 for budget in coalescer.budgets.values())
+
+
+async def test_bulk_calls_grow_once_interactive_requests_are_gone_and_shrink_when_one_comes() -> None:
+    model = ScriptedModel()
+    coalescer = coalescer_over(  # 1,600 tokens/s: 16 tokens in 10 ms beside interactive work, 160 alone
+        model, max_rows=64, calls_in_flight=2, interactive_max_tokens=8, bulk_call_s=0.01, tokens_per_s=1600
+    )
+    first = bulk_request(coalescer, *range(1, 21))
+    await settle()
+    assert len(model.calls[0]) == 20, "no interactive request yet: one call of up to 160 tokens"
+    model.finish(0)
+    assert len(await answer(first)) == 20
+    small = request(coalescer, 99)
+    second = bulk_request(coalescer, *range(1, 21))
+    await settle()
+    assert model.calls[1:] == [[99], [1, 2]], "a small request came: bulk goes in 16-token calls again"
+    model.finish(1)
+    model.finish(2)
+    assert await answer(small) == [99]
+    await settle()
+    assert len(model.calls[3]) == 2
+    coalescer.interactive_seen -= INTERACTIVE_GONE_S  # ten seconds on, without another
+    model.finish(3)
+    await settle()
+    assert len(model.calls[4]) == 16, "gone again: the rest in one long call"
+    model.finish(4)
+    assert await answer(second) == list(range(1, 21))
+
+
+async def test_until_a_call_is_measured_a_bulk_call_carries_no_more_than_an_interactive_request() -> None:
+    model = ScriptedModel()
+    coalescer = coalescer_over(model, max_rows=8, calls_in_flight=2, interactive_max_tokens=16, tokens_per_s=None)
+    bulk = bulk_request(coalescer, 1, 2, 3, 4, 5)
+    for call, rows in enumerate([[1, 2], [3, 4], [5]]):
+        await settle()
+        assert model.calls[call] == rows, "16 tokens, the interactive limit: two rows of 8 a call"
+        model.finish(call)  # a scripted call takes no time: still less than MIN_BUSY_S measured
+    assert await answer(bulk) == [1, 2, 3, 4, 5]
 
 
 @PURE
@@ -377,3 +462,23 @@ def test_a_batch_cut_into_chunks_keeps_its_rows_in_order_and_each_chunk_within_t
     assert [owner for chunk in chunks for owner in chunk.owners] == batch.owners
     assert np.array_equal(np.concatenate([chunk.input_ids for chunk in chunks]), batch.input_ids)
     assert np.array_equal(np.concatenate([chunk.attention_mask for chunk in chunks]), batch.attention_mask)
+
+
+async def test_bulk_work_held_never_refuses_a_single_text_each_lane_is_admitted_against_its_own_budget() -> None:
+    model = ScriptedModel()
+    budgets: dict[Lane, TokenBudget] = {lane: TokenBudget(64, 5.0, lane) for lane in LANES}
+    for budget in budgets.values():
+        budget.rate.observe(tokens=1000, busy_s=1.0)  # measured: 1,000 tokens/s
+    coalescer = Coalescer(8, 2, model, budgets, 8, BulkSizing(1.0, 1.0, 8))
+    held = bulk_request(coalescer, *range(1, 7))  # 48 tokens in the bulk lane
+    await settle()
+    with pytest.raises(Overloaded, match="bulk calls hold 48 padded tokens"):
+        await bulk_request(coalescer, 7, 8, 9)  # 24 more: over the bulk lane's 64
+    small = request(coalescer, 9)  # 8 tokens: the interactive lane holds nothing
+    await settle()
+    assert model.calls == [[1, 2, 3, 4, 5, 6], [9]]
+    model.finish(1)
+    assert await answer(small) == [9]
+    model.finish(0)
+    assert await answer(held) == [1, 2, 3, 4, 5, 6]
+    assert [budget.held for budget in budgets.values()] == [0, 0]

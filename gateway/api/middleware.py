@@ -14,6 +14,7 @@ from gateway import metrics
 from gateway.api.error_handlers import respond
 from gateway.errors import InternalError, PayloadTooLarge
 from gateway.logs import REQUEST_ID
+from gateway.pipeline.batching import ON_BULK
 
 logger = logging.getLogger("gateway.access")
 
@@ -62,7 +63,8 @@ def route_template(scope: Scope, root_path: str) -> str:
 class DisconnectWatch:
     """Cancels a request's handler when its client disconnects before the answer, so its queued rows are dropped.
 
-    Once the app has read the whole body and worked ``WATCH_AFTER_S`` on it, one task waits on the server's
+    Once the app has read the whole body and worked ``WATCH_AFTER_S`` on it, or at once when the coalescer finds
+    it bulk (``start_now``, through ``ON_BULK``), one task waits on the server's
     ``receive`` (Django's ``listen_for_disconnect``): uvicorn answers it with ``http.disconnect`` only when the
     connection is lost (at once, if it already was) or the response is complete, so the wait costs nothing while
     the request works, and no polling loop runs. A body-less request the app never reads (GET) watches nothing.
@@ -83,8 +85,14 @@ class DisconnectWatch:
         return message
 
     def _start(self) -> None:
-        if not self.answered:
+        if not self.answered and self.task is None:
             self.task = asyncio.create_task(self._watch())
+
+    def start_now(self) -> None:
+        """Watch from now on: the request is bulk, and its rows must not reach Triton once its client is gone."""
+        if self.timer is not None:  # the body has been read: the server's receive now says only disconnects
+            self.timer.cancel()
+            self._start()
 
     async def _watch(self) -> None:
         message = await self.server_receive()
@@ -136,6 +144,7 @@ class RequestContextMiddleware:
                 watch.answered = True  # before sending: the server ends the watcher's wait as it completes
             await send(message)
 
+        on_bulk = ON_BULK.set(watch.start_now)
         try:
             await self.app(scope, watch.receive, send_with_id)
         except asyncio.CancelledError:
@@ -163,6 +172,7 @@ class RequestContextMiddleware:
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
+            ON_BULK.reset(on_bulk)
             REQUEST_ID.reset(token)
 
 

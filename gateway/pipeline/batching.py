@@ -30,6 +30,7 @@ import asyncio
 import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -42,6 +43,10 @@ from gateway.pipeline.tokenization import BucketBatch
 
 # Runs one padded batch on the model: (input_ids, attention_mask, deadline) -> logits, one row per input row.
 InferFunction = Callable[[np.ndarray, np.ndarray, float], Awaitable[np.ndarray]]
+# Set for each request by the HTTP edge (``DisconnectWatch``) and called when the request turns out to be bulk:
+# its client's connection is watched from then on, not only after the usual delay, since a bulk request's rows
+# are worth dropping the moment its client leaves.
+ON_BULK: ContextVar[Callable[[], None] | None] = ContextVar("on_bulk", default=None)
 
 
 @dataclass(eq=False)
@@ -250,6 +255,8 @@ class Coalescer:
             raise Overloaded(refusal.message, headers={"Retry-After": str(refusal.retry_after_s)})
         if lane == "interactive":
             self.interactive_seen = now
+        elif watch := ON_BULK.get():
+            watch()
         # Each batch as entries that fit one call of its lane, a bulk batch in the smallest bulk call's shares.
         pieces = [batch.chunks(self._entry_rows(lane, batch.bucket)) for batch in batches]
         entries = [Pending(piece, deadline, loop.create_future(), now) for chunks in pieces for piece in chunks]

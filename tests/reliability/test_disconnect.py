@@ -17,8 +17,11 @@ from support import RunningTriton, gateway_settings, metric_value, scrape, start
 pytestmark = pytest.mark.slow
 
 MODEL = "lingering"
-# 32 texts: four calls of the model's 8 rows, four seconds of Triton if they ran.
-LARGE = {"texts": [f"a text nobody will read {index}" for index in range(32)]}
+# 32 texts of the 32-token bucket: a bulk request (1,024 padded tokens), four calls of the model's 8 rows, four
+# seconds of Triton if they ran.
+LARGE = {
+    "texts": [f"a text nobody will ever read, however long and slow it goes on and on {index}" for index in range(32)]
+}
 
 
 async def send_and_hang_up(url: str, payload: dict, wait_s: float) -> None:
@@ -37,11 +40,12 @@ async def send_and_hang_up(url: str, payload: dict, wait_s: float) -> None:
     await writer.wait_closed()
 
 
-# 0.05 s: gone before the gateway starts watching (WATCH_AFTER_S, 0.25 s), noticed when it does; 0.5 s: while
-# watched. Either way the large request is still queued: the call in front of it lasts 1 s.
-@pytest.mark.parametrize("hang_up_after_s", [0.05, 0.5])
+# The call in front of the large request lasts 1 s. Sent at 0.2 s, the request is still queued whether its client
+# leaves 0.05 s later or 0.5 s later. Sent at 0.8 s and left 0.05 s later, it would be sent to Triton at 1 s,
+# before a delayed watch (WATCH_AFTER_S, 0.25 s) could notice: a bulk request is watched at once.
+@pytest.mark.parametrize(("send_after_s", "hang_up_after_s"), [(0.2, 0.05), (0.2, 0.5), (0.8, 0.05)])
 async def test_rows_of_a_client_that_disconnected_never_reach_triton(
-    paced_triton: RunningTriton, tmp_path: Path, hang_up_after_s: float
+    paced_triton: RunningTriton, tmp_path: Path, send_after_s: float, hang_up_after_s: float
 ) -> None:
     settings = gateway_settings(
         paced_triton.http_url,
@@ -61,7 +65,7 @@ async def test_rows_of_a_client_that_disconnected_never_reach_triton(
             started = time.monotonic()
             # One single text takes the only call slot for a second; the large request queues behind it.
             in_flight = asyncio.create_task(client.post("/v1/sentiment", json={"text": "in flight"}))
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(send_after_s)
             await send_and_hang_up(gateway.url, LARGE, wait_s=hang_up_after_s)
             first = await in_flight
             after_it = await client.post("/v1/sentiment", json={"text": "after the hang-up"})

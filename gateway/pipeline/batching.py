@@ -145,7 +145,7 @@ INTERACTIVE_GONE_S = 1.0
 
 @dataclass(frozen=True)
 class BulkSizing:
-    """How big a bulk call may be: ``call_s`` of work at the worker's measured rate while interactive requests
+    """How big a bulk call may be: ``call_s`` of work at the rate bulk calls drain while interactive requests
     are about, at least half of what the last interactive call carried; ``alone_call_s`` once they are gone."""
 
     call_s: float

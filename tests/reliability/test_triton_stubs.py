@@ -3,6 +3,7 @@ stubs (each holds a model instance and shared memory), and stopping that server 
 
 import threading
 import time
+from http.client import HTTPException
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,9 @@ def keep_busy(url: str, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             client.infer(TINY_MODEL_NAME, inputs)
-        except (InferenceServerException, OSError):  # Triton is killed under it; only the load matters here
+        # Triton is killed under it (a refused or reset socket, or a closed one mid-response: geventhttpclient's
+        # HTTPConnectionClosed is an http.client.HTTPException); only the load matters here.
+        except (InferenceServerException, OSError, HTTPException):
             time.sleep(0.05)
 
 

@@ -116,7 +116,7 @@ class Settings(BaseSettings):
         0.01,
         gt=0,
         description="Seconds of Triton work one bulk call carries while interactive requests are about, at the "
-        "worker's measured drain rate, and at least half of the last interactive call (Hugging Face TEI's "
+        "rate the worker's bulk calls drain, and at least half of the last interactive call (Hugging Face TEI's "
         "max_batch_tokens, sized in time so it fits a CPU and a GPU alike). A bulk request is cut into such "
         "calls, at least one row each: a single text that reaches Triton behind bulk work waits for a short one.",
     )

@@ -59,9 +59,9 @@ class TokenBudget:
     """The tokens one lane of a worker holds (queued + at Triton), the rate its calls drain them, and the
     admission rule; a worker has one per lane (``batching``), so bulk work held never refuses a single text."""
 
-    def __init__(self, max_tokens: int, half_life_s: float, lane: str = "") -> None:
+    def __init__(self, max_tokens: int, half_life_s: float, lane: str) -> None:
         self.max_tokens = max_tokens
-        self.calls = f"{lane} calls" if lane else "calls"  # what its messages say it measured
+        self.lane = lane  # named in its refusals
         self.held = 0
         self.rate = DrainRate(half_life_s)
         self.open_calls = 0
@@ -95,15 +95,14 @@ class TokenBudget:
         if over > 0:
             return Refusal(
                 "tokens_held",
-                f"the worker's {self.calls} hold {self.held} padded tokens and this request needs {cost}; the "
+                f"the worker's {self.lane} calls hold {self.held} padded tokens and this request needs {cost}; the "
                 f"budget is {self.max_tokens} (GATEWAY_MAX_TOKENS_HELD); retry after {_seconds(wait_s)} s",
                 _seconds(wait_s),
             )
         return Refusal(
             "deadline",
-            f"at the {rate:.0f} padded tokens/s measured on this worker's {self.calls}, it would finish this request "
-            f"in {finish_s:.1f} s, "
-            f"after its {time_left_s:.1f} s deadline; retry after {_seconds(wait_s)} s",
+            f"at the {rate:.0f} padded tokens/s measured on this worker's {self.lane} calls, it would finish this "
+            f"request in {finish_s:.1f} s, after its {time_left_s:.1f} s deadline; retry after {_seconds(wait_s)} s",
             _seconds(wait_s),
         )
 

@@ -16,7 +16,7 @@ seconds = st.floats(0.01, 30)
 
 
 def budget_with(max_tokens: int, held: int, rate: float | None) -> TokenBudget:
-    budget = TokenBudget(max_tokens, half_life_s=5.0)
+    budget = TokenBudget(max_tokens, half_life_s=5.0, lane="bulk")
     if rate is not None:
         budget.rate.observe(rate, 1.0)  # one second of busy time at ``rate``
     budget.hold(held)
@@ -85,7 +85,7 @@ def test_a_steady_triton_reads_as_its_own_rate_whatever_the_call_sizes(
 
 
 def test_one_slow_first_call_is_not_taken_for_the_workers_rate() -> None:
-    budget = TokenBudget(max_tokens=10**6, half_life_s=5.0)
+    budget = TokenBudget(max_tokens=10**6, half_life_s=5.0, lane="bulk")
     budget.call_started(now=0.0)
     budget.call_finished(16, now=0.3)  # 53 tokens/s: a fresh worker's first call, behind a busy Triton
     budget.hold(64)
@@ -102,7 +102,7 @@ def test_the_rate_follows_a_triton_that_slowed_down_within_a_few_half_lives() ->
 
 
 def test_busy_time_counts_overlapping_calls_once_and_idle_time_not_at_all() -> None:
-    budget = TokenBudget(max_tokens=10**6, half_life_s=1e9)  # no fading: the arithmetic is exact
+    budget = TokenBudget(max_tokens=10**6, half_life_s=1e9, lane="bulk")  # no fading: the arithmetic is exact
     assert budget.rate.tokens_per_s is None
     budget.call_started(now=0.0)
     budget.call_started(now=0.5)  # overlaps the first

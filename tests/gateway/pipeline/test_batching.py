@@ -35,9 +35,9 @@ pytestmark = pytest.mark.fast
 PURE = settings(max_examples=200, deadline=None, database=None)
 
 
-def roomy() -> TokenBudget:
+def roomy(lane: Lane) -> TokenBudget:
     """A budget these tests never reach: what they are about is the order of calls."""
-    return TokenBudget(max_tokens=10**9, half_life_s=5.0)
+    return TokenBudget(max_tokens=10**9, half_life_s=5.0, lane=lane)
 
 
 def rows_batch(*first_tokens: int, bucket: int = 8) -> BucketBatch:
@@ -78,7 +78,7 @@ def coalescer_over(
     """A coalescer on the scripted model; at 512 tokens every request of a few 8-token rows is interactive.
     Its drain rate starts measured at ``tokens_per_s`` (None: unmeasured), by default so fast that bulk calls
     are not cut unless a test asks; bulk alone gets calls 10x as long."""
-    budgets: dict[Lane, TokenBudget] = {lane: roomy() for lane in LANES}
+    budgets: dict[Lane, TokenBudget] = {lane: roomy(lane) for lane in LANES}
     if tokens_per_s is not None:
         budgets["bulk"].rate.observe(tokens=tokens_per_s, busy_s=1.0)
     bulk = BulkSizing(bulk_call_s, 10 * bulk_call_s, interactive_max_tokens)
